@@ -1,0 +1,664 @@
+//! `blockops.yaml`: the repository's configuration. Unknown keys are errors, secrets are
+//! referenced by name (environment variable or file), never stored here.
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::secret::SecretSource;
+
+/// Default location of the configuration, relative to the repository root.
+pub const DEFAULT_PATH: &str = "blockops.yaml";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Connection to the Cybereason server (needed by `pull` only).
+    #[serde(default)]
+    pub cybereason: Option<CybereasonConfig>,
+    /// Which kinds of indicators `pull` collects.
+    #[serde(default)]
+    pub sources: Sources,
+    /// How long an indicator seen in connections/domains stays after it was last seen.
+    #[serde(default = "default_window")]
+    pub window: Dur,
+    /// Never-block rules and change-size limits.
+    #[serde(default)]
+    pub guardrails: Guardrails,
+    /// Rendering defaults shared by all targets.
+    #[serde(default)]
+    pub render: RenderConfig,
+    /// Blocklist files, relative to the repository root.
+    #[serde(default)]
+    pub files: Files,
+    /// Author of commits made by `pull --commit` (falls back to `GIT_AUTHOR_*`).
+    #[serde(default)]
+    pub git: GitConfig,
+    /// FortiGate firewalls.
+    #[serde(default)]
+    pub targets: Vec<Target>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cybereason: None,
+            sources: Sources::default(),
+            window: default_window(),
+            guardrails: Guardrails::default(),
+            render: RenderConfig::default(),
+            files: Files::default(),
+            git: GitConfig::default(),
+            targets: Vec::new(),
+        }
+    }
+}
+
+fn default_window() -> Dur {
+    Dur(Duration::from_secs(30 * 86_400))
+}
+
+/// Cybereason connection settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CybereasonConfig {
+    /// Base URL, e.g. `https://tenant.cybereason.net:8443`.
+    pub url: String,
+    /// API user name (an e-mail address).
+    pub username: String,
+    /// Where the password comes from.
+    pub password: SecretSource,
+    /// Per-request timeout.
+    #[serde(default = "default_http_timeout")]
+    pub timeout: Dur,
+    /// Retries for timeouts, 5xx and 429.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// First retry delay; doubles per attempt.
+    #[serde(default = "default_backoff")]
+    pub retry_backoff: Dur,
+    /// Extra CA certificate (PEM) for on-prem servers.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// Skip TLS verification. Dangerous; warned about loudly.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// `totalResultLimit` for visual-search queries.
+    #[serde(default = "default_result_limit")]
+    pub result_limit: u32,
+    /// Connection facet that marks the remote address as malicious [U].
+    #[serde(default = "default_connection_facet")]
+    pub connection_facet: String,
+    /// Classification values that count as malicious.
+    #[serde(default = "default_malicious_classes")]
+    pub malicious_classes: Vec<String>,
+}
+
+fn default_http_timeout() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_backoff() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+fn default_result_limit() -> u32 {
+    1000
+}
+fn default_connection_facet() -> String {
+    "remoteAddressMaliciousClassificationType".into()
+}
+fn default_malicious_classes() -> Vec<String> {
+    ["blacklist", "malware", "ransomware", "maltool", "hacktool", "suspicious"]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// Which indicator sources `pull` uses.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    /// Blocklisted IPs and domains from the reputation list.
+    #[serde(default = "yes")]
+    pub reputation: bool,
+    /// Malicious connections in the window (remote IP and domain).
+    #[serde(default = "yes")]
+    pub connections: bool,
+    /// Suspicious / malicious domains.
+    #[serde(default = "yes")]
+    pub domains: bool,
+    /// Record MalOp GUIDs linked to indicators.
+    #[serde(default = "yes")]
+    pub malops: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources { reputation: true, connections: true, domains: true, malops: true }
+    }
+}
+
+/// Guardrails (SPEC §4.3, §4.4).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrails {
+    /// Allow RFC 1918 / ULA / CGNAT ranges to be blocked.
+    #[serde(default)]
+    pub allow_private: bool,
+    /// Shortest IPv4 prefix that may be blocked.
+    #[serde(default = "default_min_v4")]
+    pub min_prefix_v4: u8,
+    /// Shortest IPv6 prefix that may be blocked.
+    #[serde(default = "default_min_v6")]
+    pub min_prefix_v6: u8,
+    /// Largest removal `pull`/`plan` accept without `--allow-large-change`.
+    #[serde(default = "default_max_removals")]
+    pub max_removals: Threshold,
+    /// `check` warns about entries expiring within this many days.
+    #[serde(default = "default_expiry_warning")]
+    pub expiry_warning_days: u32,
+}
+
+fn default_min_v4() -> u8 {
+    24
+}
+fn default_min_v6() -> u8 {
+    48
+}
+fn default_max_removals() -> Threshold {
+    Threshold::Percent(25)
+}
+fn default_expiry_warning() -> u32 {
+    14
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            allow_private: false,
+            min_prefix_v4: default_min_v4(),
+            min_prefix_v6: default_min_v6(),
+            max_removals: default_max_removals(),
+            expiry_warning_days: default_expiry_warning(),
+        }
+    }
+}
+
+/// A count (`500`) or a share of the current size (`"25%"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threshold {
+    Count(usize),
+    Percent(u32),
+}
+
+impl Threshold {
+    /// The largest allowed number out of `total`.
+    pub fn limit(&self, total: usize) -> usize {
+        match *self {
+            Threshold::Count(n) => n,
+            Threshold::Percent(p) => total * p as usize / 100,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Threshold {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(usize),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Threshold::Count(n)),
+            Raw::S(s) => {
+                let t = s.trim();
+                if let Some(p) = t.strip_suffix('%') {
+                    let p: u32 = p.trim().parse().map_err(|_| {
+                        serde::de::Error::custom(format!("`{s}` is not a percentage like \"25%\""))
+                    })?;
+                    if p > 100 {
+                        return Err(serde::de::Error::custom("percentage above 100%"));
+                    }
+                    Ok(Threshold::Percent(p))
+                } else {
+                    t.parse().map(Threshold::Count).map_err(|_| {
+                        serde::de::Error::custom(format!("`{s}` is neither a count nor a percentage"))
+                    })
+                }
+            }
+        }
+    }
+}
+
+impl Serialize for Threshold {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Threshold::Count(n) => s.serialize_u64(*n as u64),
+            Threshold::Percent(p) => s.serialize_str(&format!("{p}%")),
+        }
+    }
+}
+
+/// Rendering settings; every key can be overridden per target.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderConfig {
+    /// Prefix of every object name blockops manages (`<prefix><value>`).
+    pub prefix: String,
+    /// IPv4 + FQDN address group.
+    pub addrgrp: String,
+    /// IPv6 address group.
+    pub addrgrp6: String,
+    /// Members per group before child groups `<group>-NNN` are used [U: model-dependent].
+    pub max_group_members: usize,
+    /// Longest object name the device accepts (79 on FortiOS 6.2+, 63 on 6.0).
+    pub max_name_length: usize,
+    /// Longest `append member` line.
+    pub max_line_length: usize,
+    /// Colour of managed address objects (0–32, 0 = default).
+    pub color: u8,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            prefix: "bo-".into(),
+            addrgrp: "blockops-v4".into(),
+            addrgrp6: "blockops-v6".into(),
+            max_group_members: 600,
+            max_name_length: 79,
+            max_line_length: 400,
+            color: 0,
+        }
+    }
+}
+
+/// Per-target (or partial global) overrides of [`RenderConfig`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RenderOverrides {
+    pub prefix: Option<String>,
+    pub addrgrp: Option<String>,
+    pub addrgrp6: Option<String>,
+    pub max_group_members: Option<usize>,
+    pub max_name_length: Option<usize>,
+    pub max_line_length: Option<usize>,
+    pub color: Option<u8>,
+}
+
+impl RenderOverrides {
+    /// `base` with every key set here replaced.
+    pub fn apply(&self, base: &RenderConfig) -> RenderConfig {
+        RenderConfig {
+            prefix: self.prefix.clone().unwrap_or_else(|| base.prefix.clone()),
+            addrgrp: self.addrgrp.clone().unwrap_or_else(|| base.addrgrp.clone()),
+            addrgrp6: self.addrgrp6.clone().unwrap_or_else(|| base.addrgrp6.clone()),
+            max_group_members: self.max_group_members.unwrap_or(base.max_group_members),
+            max_name_length: self.max_name_length.unwrap_or(base.max_name_length),
+            max_line_length: self.max_line_length.unwrap_or(base.max_line_length),
+            color: self.color.unwrap_or(base.color),
+        }
+    }
+}
+
+/// Blocklist file locations.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    /// Written by `pull` only.
+    #[serde(default = "default_pulled")]
+    pub pulled: String,
+    /// Hand-maintained entries.
+    #[serde(default = "default_manual")]
+    pub manual: String,
+    /// Never block these.
+    #[serde(default = "default_allowlist")]
+    pub allowlist: String,
+}
+
+fn default_pulled() -> String {
+    "blocklists/cybereason.yaml".into()
+}
+fn default_manual() -> String {
+    "blocklists/manual.yaml".into()
+}
+fn default_allowlist() -> String {
+    "blocklists/allowlist.yaml".into()
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files { pulled: default_pulled(), manual: default_manual(), allowlist: default_allowlist() }
+    }
+}
+
+impl Files {
+    /// The blocklist files in a fixed order (pulled first, then manual).
+    pub fn blocklists(&self) -> [&str; 2] {
+        [self.pulled.as_str(), self.manual.as_str()]
+    }
+}
+
+/// Commit author for `pull --commit`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+}
+
+/// One FortiGate.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Short name used on the command line and in file names (`[A-Za-z0-9_.-]`).
+    pub name: String,
+    /// Management address (host name or IP).
+    pub host: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    #[serde(default = "default_ssh_user")]
+    pub username: String,
+    /// Password source (environment variable or file).
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    /// Private key file for public-key authentication.
+    #[serde(default)]
+    pub private_key: Option<PathBuf>,
+    /// known_hosts file to verify the host key against.
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
+    /// Pinned host key fingerprint, `SHA256:…`.
+    #[serde(default)]
+    pub host_key_fingerprint: Option<String>,
+    /// VDOM to configure on multi-VDOM devices.
+    #[serde(default)]
+    pub vdom: Option<String>,
+    /// Plans must come from a commit reachable from this branch.
+    #[serde(default = "default_branch")]
+    pub approved_branch: String,
+    /// Wrap the change in `execute config-transaction start`/`commit`.
+    #[serde(default)]
+    pub transaction: bool,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Dur,
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout: Dur,
+    /// Largest number of entries in a firewall address table on this device [U: model-dependent].
+    #[serde(default)]
+    pub max_addresses: Option<usize>,
+    /// Render settings for this target (each key overrides the global `render:`).
+    #[serde(default)]
+    pub render: RenderOverrides,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+fn default_ssh_user() -> String {
+    "admin".into()
+}
+fn default_branch() -> String {
+    "main".into()
+}
+fn default_connect_timeout() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+fn default_command_timeout() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+
+/// A duration written as `500ms`, `30s`, `15m`, `12h`, `30d` or `2w`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl fmt::Debug for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        let units = [(604_800_000, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")];
+        for (n, u) in units {
+            if ms >= n && ms % n == 0 {
+                return write!(f, "{}{u}", ms / n);
+            }
+        }
+        write!(f, "{ms}ms")
+    }
+}
+
+impl std::str::FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 30s, 12h or 30d"))?;
+        let ms = match unit.trim() {
+            "ms" => 1,
+            "s" | "" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            _ => return Err(format!("`{s}`: unknown unit (use ms, s, m, h, d or w)")),
+        };
+        n.checked_mul(ms)
+            .map(|v| Dur(Duration::from_millis(v)))
+            .ok_or_else(|| format!("`{s}` is too long"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Dur(Duration::from_secs(n))),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl Config {
+    /// Parse and validate; `path` names the file in messages.
+    pub fn parse(text: &str, path: &str) -> Result<Config, Diagnostics> {
+        let cfg: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| Diagnostics::from(Diagnostic::from_yaml(path, &e)))?
+        };
+        let problems = cfg.validate(path, text);
+        if problems.has_errors() { Err(problems) } else { Ok(cfg) }
+    }
+
+    /// The effective render settings of a target.
+    pub fn render_for(&self, target: &Target) -> RenderConfig {
+        target.render.apply(&self.render)
+    }
+
+    /// Look a target up by name.
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    fn validate(&self, path: &str, text: &str) -> Diagnostics {
+        let mut d = Diagnostics::default();
+        let mut err = |key: &str, msg: String| {
+            let (line, col) = locate_key(text, key);
+            d.push(Diagnostic::error(path, line, col, msg));
+        };
+        let g = &self.guardrails;
+        if g.min_prefix_v4 > 32 {
+            err("min_prefix_v4", format!("guardrails.min_prefix_v4 {} is above 32", g.min_prefix_v4));
+        }
+        if g.min_prefix_v6 > 128 {
+            err("min_prefix_v6", format!("guardrails.min_prefix_v6 {} is above 128", g.min_prefix_v6));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut renders = vec![("render".to_string(), self.render.clone())];
+        for t in &self.targets {
+            if !is_word(&t.name, "._-") {
+                err("name", format!("target name `{}` may only use A-Z a-z 0-9 . _ -", t.name));
+            }
+            if !seen.insert(t.name.clone()) {
+                err("name", format!("target `{}` is defined twice", t.name));
+            }
+            if let Some(v) = &t.vdom {
+                if !is_word(v, "_-") || v.is_empty() || v.len() > 31 {
+                    err("vdom", format!("target `{}`: VDOM name `{v}` may only use A-Z a-z 0-9 _ -", t.name));
+                }
+            }
+            if t.host.is_empty() || t.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                err("host", format!("target `{}`: host `{}` is not a host name or address", t.name, t.host));
+            }
+            if let Some(fp) = &t.host_key_fingerprint {
+                if !fp.starts_with("SHA256:") {
+                    err("host_key_fingerprint", format!("target `{}`: host_key_fingerprint must look like SHA256:…", t.name));
+                }
+            }
+            if t.password.is_none() && t.private_key.is_none() {
+                err("name", format!("target `{}`: set `password` (env/file) or `private_key`", t.name));
+            }
+            renders.push((format!("target `{}`", t.name), self.render_for(t)));
+        }
+        for (who, r) in &renders {
+            for p in r.problems() {
+                err("prefix", format!("{who}: {p}"));
+            }
+        }
+        d
+    }
+}
+
+impl RenderConfig {
+    /// Problems with names and limits, as sentences.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.prefix.is_empty() || self.prefix.len() > 24 || !is_word(&self.prefix, "._:-") {
+            out.push(format!(
+                "prefix `{}` must be 1–24 characters of A-Z a-z 0-9 . _ : -",
+                self.prefix
+            ));
+        }
+        for g in [&self.addrgrp, &self.addrgrp6] {
+            if g.is_empty() || !is_word(g, "._-") {
+                out.push(format!("group name `{g}` may only use A-Z a-z 0-9 . _ -"));
+            } else if g.len() + 4 > self.max_name_length {
+                out.push(format!(
+                    "group name `{g}` leaves no room for child groups `{g}-NNN` within {} characters",
+                    self.max_name_length
+                ));
+            } else if g.starts_with(&self.prefix) {
+                out.push(format!("group name `{g}` must not start with the object prefix `{}`", self.prefix));
+            }
+        }
+        if self.addrgrp == self.addrgrp6 {
+            out.push("addrgrp and addrgrp6 must differ (one name space on the device)".into());
+        }
+        if !(1..=10_000).contains(&self.max_group_members) {
+            out.push(format!("max_group_members {} must be 1–10000", self.max_group_members));
+        }
+        if !(32..=255).contains(&self.max_name_length) {
+            out.push(format!("max_name_length {} must be 32–255", self.max_name_length));
+        }
+        if !(120..=4000).contains(&self.max_line_length) {
+            out.push(format!("max_line_length {} must be 120–4000", self.max_line_length));
+        }
+        if self.color > 32 {
+            out.push(format!("color {} must be 0–32", self.color));
+        }
+        out
+    }
+}
+
+/// ASCII letters, digits and the given extra characters only.
+pub fn is_word(s: &str, extra: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
+/// Best-effort line/column of the first `key:` in the text (1-based; 0 when not found).
+pub fn locate_key(text: &str, key: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with(':') {
+                let col = line.len() - trimmed.len() + 1;
+                return (i + 1, col);
+            }
+        }
+    }
+    (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_gets_defaults() {
+        let c = Config::parse("", "blockops.yaml").unwrap();
+        assert_eq!(c.render.prefix, "bo-");
+        assert_eq!(c.window.to_string(), "30d");
+        assert_eq!(c.guardrails.max_removals, Threshold::Percent(25));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_position() {
+        let e = Config::parse("window: 30d\nrender:\n  prefx: x\n", "blockops.yaml").unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("blockops.yaml:3:"), "{s}");
+        assert!(s.contains("prefx"), "{s}");
+    }
+
+    #[test]
+    fn target_overrides_render_settings() {
+        let c = Config::parse(
+            "render:\n  prefix: bl-\ntargets:\n- name: fw1\n  host: 127.0.0.1\n  password: {env: X}\n  render:\n    addrgrp: edge-v4\n",
+            "b.yaml",
+        )
+        .unwrap();
+        let r = c.render_for(&c.targets[0]);
+        assert_eq!((r.prefix.as_str(), r.addrgrp.as_str(), r.addrgrp6.as_str()), ("bl-", "edge-v4", "blockops-v6"));
+    }
+
+    #[test]
+    fn durations_and_thresholds() {
+        assert_eq!("90s".parse::<Dur>().unwrap().0, Duration::from_secs(90));
+        assert_eq!("2w".parse::<Dur>().unwrap().to_string(), "2w");
+        assert!("3y".parse::<Dur>().is_err());
+        assert_eq!(Threshold::Percent(25).limit(1000), 250);
+        let c = Config::parse("guardrails:\n  max_removals: 40\n", "b").unwrap();
+        assert_eq!(c.guardrails.max_removals, Threshold::Count(40));
+    }
+
+    #[test]
+    fn hostile_prefix_is_rejected() {
+        let e = Config::parse("render:\n  prefix: \"bo\\\" ; purge\"\n", "b.yaml").unwrap_err();
+        assert!(e.to_string().contains("prefix"), "{e}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Cybereason EDR REST client and API types.

@@ -1,0 +1,1 @@
+//! FortiOS: object naming, rendering, device-state parsing, SSH session.

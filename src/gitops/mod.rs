@@ -1,0 +1,1 @@
+//! Git history access (git2) and the reviewer-facing diff.

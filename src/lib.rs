@@ -1,0 +1,15 @@
+//! blockops: Cybereason EDR indicators → YAML blocklist in git → FortiOS CLI, reviewed and pushed safely.
+//!
+//! One module per pipeline stage; `cli` wires them to commands.
+pub mod atomic;
+pub mod blocklist;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod cybereason;
+pub mod error;
+pub mod fortios;
+pub mod gitops;
+pub mod plan;
+pub mod secret;
+pub mod sim;

@@ -1,0 +1,1 @@
+//! Plan files: what was approved is what is applied.

@@ -1,0 +1,1 @@
+//! Simulators of the Cybereason API and a FortiGate, for tests, the demo and users' CI.
