@@ -42,22 +42,70 @@ pub struct Row {
 
 /// The catalogue. Codes -61, -3, -4, -160 follow research §5; the rest are [U].
 pub const CATALOGUE: &[Row] = &[
-    Row { kind: ErrorKind::CommandParse, lines: &["command parse error before '{tok}'"], code: -61 },
-    Row { kind: ErrorKind::InvalidIp, lines: &["value parse error before '{tok}'"], code: -8 },
-    Row { kind: ErrorKind::InvalidNetmask, lines: &["value parse error before '{tok}'"], code: -9 },
-    Row { kind: ErrorKind::InvalidValue, lines: &["value parse error before '{tok}'"], code: -651 },
+    Row {
+        kind: ErrorKind::CommandParse,
+        lines: &["command parse error before '{tok}'"],
+        code: -61,
+    },
+    Row {
+        kind: ErrorKind::InvalidIp,
+        lines: &["value parse error before '{tok}'"],
+        code: -8,
+    },
+    Row {
+        kind: ErrorKind::InvalidNetmask,
+        lines: &["value parse error before '{tok}'"],
+        code: -9,
+    },
+    Row {
+        kind: ErrorKind::InvalidValue,
+        lines: &["value parse error before '{tok}'"],
+        code: -651,
+    },
     Row {
         kind: ErrorKind::NotInDatasource,
-        lines: &["entry not found in datasource", "", "value parse error before '{tok}'"],
+        lines: &[
+            "entry not found in datasource",
+            "",
+            "value parse error before '{tok}'",
+        ],
         code: -3,
     },
-    Row { kind: ErrorKind::MaxEntries, lines: &["Maximum number of entries has been reached"], code: -4 },
-    Row { kind: ErrorKind::InUse, lines: &["The entry is used by other {n} entries"], code: -23 },
-    Row { kind: ErrorKind::Incomplete, lines: &["incomplete command"], code: -160 },
-    Row { kind: ErrorKind::MustBeSet, lines: &["Attribute '{tok}' MUST be set."], code: -56 },
-    Row { kind: ErrorKind::Duplicate, lines: &["A duplicate entry already exists."], code: -5 },
-    Row { kind: ErrorKind::EntryNotFound, lines: &["entry not found"], code: -3 },
-    Row { kind: ErrorKind::NotAllowed, lines: &["command parse error before '{tok}'"], code: -61 },
+    Row {
+        kind: ErrorKind::MaxEntries,
+        lines: &["Maximum number of entries has been reached"],
+        code: -4,
+    },
+    Row {
+        kind: ErrorKind::InUse,
+        lines: &["The entry is used by other {n} entries"],
+        code: -23,
+    },
+    Row {
+        kind: ErrorKind::Incomplete,
+        lines: &["incomplete command"],
+        code: -160,
+    },
+    Row {
+        kind: ErrorKind::MustBeSet,
+        lines: &["Attribute '{tok}' MUST be set."],
+        code: -56,
+    },
+    Row {
+        kind: ErrorKind::Duplicate,
+        lines: &["A duplicate entry already exists."],
+        code: -5,
+    },
+    Row {
+        kind: ErrorKind::EntryNotFound,
+        lines: &["entry not found"],
+        code: -3,
+    },
+    Row {
+        kind: ErrorKind::NotAllowed,
+        lines: &["command parse error before '{tok}'"],
+        code: -61,
+    },
 ];
 
 /// A failure with the values substituted into its message.
@@ -75,7 +123,12 @@ pub struct CliError {
 impl CliError {
     /// A failure of `kind` about word `tok`.
     pub fn new(kind: ErrorKind, tok: impl Into<String>) -> Self {
-        CliError { kind, tok: tok.into(), n: 0, custom: None }
+        CliError {
+            kind,
+            tok: tok.into(),
+            n: 0,
+            custom: None,
+        }
     }
 
     /// A failure with explicit text and code (fault injection).
@@ -110,7 +163,10 @@ impl CliError {
                 .map(|r| {
                     r.lines
                         .iter()
-                        .map(|l| l.replace("{tok}", &self.tok).replace("{n}", &self.n.to_string()))
+                        .map(|l| {
+                            l.replace("{tok}", &self.tok)
+                                .replace("{n}", &self.n.to_string())
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -133,9 +189,20 @@ mod tests {
         let e = CliError::new(ErrorKind::NotInDatasource, "x");
         assert_eq!(
             e.lines(),
-            ["entry not found in datasource", "", "value parse error before 'x'", "Command fail. Return code -3"]
+            [
+                "entry not found in datasource",
+                "",
+                "value parse error before 'x'",
+                "Command fail. Return code -3"
+            ]
         );
-        assert_eq!(CliError::new(ErrorKind::InUse, "a").with_n(2).lines()[0], "The entry is used by other 2 entries");
-        assert_eq!(CliError::custom("boom", -7).lines(), ["boom", "Command fail. Return code -7"]);
+        assert_eq!(
+            CliError::new(ErrorKind::InUse, "a").with_n(2).lines()[0],
+            "The entry is used by other 2 entries"
+        );
+        assert_eq!(
+            CliError::custom("boom", -7).lines(),
+            ["boom", "Command fail. Return code -7"]
+        );
     }
 }

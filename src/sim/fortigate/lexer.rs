@@ -121,12 +121,19 @@ mod tests {
     use super::*;
 
     fn words(line: &str) -> Vec<String> {
-        tokenize(line).unwrap().into_iter().map(|t| t.text).collect()
+        tokenize(line)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.text)
+            .collect()
     }
 
     #[test]
     fn splits_quotes_and_escapes() {
-        assert_eq!(words(r#"set comment "a \"b\" \\c""#), ["set", "comment", r#"a "b" \c"#]);
+        assert_eq!(
+            words(r#"set comment "a \"b\" \\c""#),
+            ["set", "comment", r#"a "b" \c"#]
+        );
         assert_eq!(words(r"set comment 'x\y z'"), ["set", "comment", r"x\y z"]);
         assert_eq!(words(r"edit a\ b"), ["edit", "a b"]);
         assert_eq!(words("  show   |  grep x "), ["show", "|", "grep", "x"]);

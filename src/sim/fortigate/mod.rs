@@ -114,7 +114,11 @@ impl Inner {
             _ => None,
         };
         let mut fail = None;
-        if let Some(rule) = f.rules.iter_mut().find(|r| r.times != Some(0) && line.contains(&r.pattern)) {
+        if let Some(rule) = f
+            .rules
+            .iter_mut()
+            .find(|r| r.times != Some(0) && line.contains(&r.pattern))
+        {
             if let Some(t) = rule.times.as_mut() {
                 *t -= 1;
             }
@@ -142,8 +146,9 @@ impl FortiSim {
             None => ephemeral_host_key()?,
         };
         let public = host_key.public_key().clone();
-        let listener =
-            TcpListener::bind(opts.listen).await.with_context(|| format!("binding {}", opts.listen))?;
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("binding {}", opts.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         let state_file = opts.state_file.clone();
         if let Some(p) = &state_file {
@@ -158,9 +163,21 @@ impl FortiSim {
         });
         let config = Arc::new(server_config(host_key));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let accept = tokio::spawn(accept_loop(listener, config, inner.clone(), stop_rx.clone()));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            config,
+            inner.clone(),
+            stop_rx.clone(),
+        ));
         let saver = state_file.map(|p| tokio::spawn(save_loop(device.clone(), p, stop_rx)));
-        Ok(SimHandle { addr, public, inner, stop: stop_tx, accept: Some(accept), saver })
+        Ok(SimHandle {
+            addr,
+            public,
+            inner,
+            stop: stop_tx,
+            accept: Some(accept),
+            saver,
+        })
     }
 }
 
@@ -168,7 +185,10 @@ impl FortiSim {
 /// exchanges that netmiko's Fortinet driver restricts paramiko to.
 fn server_config(host_key: PrivateKey) -> russh::server::Config {
     let mut kex: Vec<russh::kex::Name> = russh::Preferred::DEFAULT.kex.to_vec();
-    let at = kex.iter().position(|k| k.as_ref().starts_with("ext-info") || k.as_ref().starts_with("kex-strict")).unwrap_or(kex.len());
+    let at = kex
+        .iter()
+        .position(|k| k.as_ref().starts_with("ext-info") || k.as_ref().starts_with("kex-strict"))
+        .unwrap_or(kex.len());
     for extra in [russh::kex::DH_G14_SHA1, russh::kex::DH_GEX_SHA1] {
         kex.insert(at, extra);
     }
@@ -177,13 +197,18 @@ fn server_config(host_key: PrivateKey) -> russh::server::Config {
     }
     russh::server::Config {
         server_id: russh::SshId::Standard("SSH-2.0-FortiSSH_sim".into()),
-        methods: russh::MethodSet::from(&[russh::MethodKind::Password, russh::MethodKind::PublicKey][..]),
+        methods: russh::MethodSet::from(
+            &[russh::MethodKind::Password, russh::MethodKind::PublicKey][..],
+        ),
         auth_rejection_time: std::time::Duration::from_millis(100),
         auth_rejection_time_initial: Some(std::time::Duration::from_millis(0)),
         keys: vec![host_key],
         inactivity_timeout: Some(std::time::Duration::from_secs(3600)),
         nodelay: true,
-        preferred: russh::Preferred { kex: kex.into(), ..russh::Preferred::DEFAULT },
+        preferred: russh::Preferred {
+            kex: kex.into(),
+            ..russh::Preferred::DEFAULT
+        },
         ..Default::default()
     }
 }

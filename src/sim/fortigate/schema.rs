@@ -67,8 +67,12 @@ impl TableSchema {
 
     /// The field called `name`, resolving abbreviations among fields visible for `ty`.
     pub fn field(&self, word: &str, ty: Option<&str>) -> Option<&'static Field> {
-        let visible: Vec<&'static str> =
-            self.fields.iter().filter(|f| f.visible(ty)).map(|f| f.name).collect();
+        let visible: Vec<&'static str> = self
+            .fields
+            .iter()
+            .filter(|f| f.visible(ty))
+            .map(|f| f.name)
+            .collect();
         let name = super::lexer::keyword(word, &visible)?;
         self.fields.iter().find(|f| f.name == name)
     }
@@ -91,11 +95,28 @@ impl Field {
 }
 
 const fn f(name: &'static str, kind: Kind, default: &'static str) -> Field {
-    Field { name, kind, default, types: None, required: false }
+    Field {
+        name,
+        kind,
+        default,
+        types: None,
+        required: false,
+    }
 }
 
-const fn ft(name: &'static str, kind: Kind, default: &'static str, types: &'static [&'static str]) -> Field {
-    Field { name, kind, default, types: Some(types), required: false }
+const fn ft(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    types: &'static [&'static str],
+) -> Field {
+    Field {
+        name,
+        kind,
+        default,
+        types: Some(types),
+        required: false,
+    }
 }
 
 const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
@@ -107,16 +128,30 @@ pub const ADDRESS: TableSchema = TableSchema {
     family: Family::Address,
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
-        f("type", Kind::Enum(&["ipmask", "iprange", "fqdn", "geography", "wildcard"]), "ipmask"),
+        f(
+            "type",
+            Kind::Enum(&["ipmask", "iprange", "fqdn", "geography", "wildcard"]),
+            "ipmask",
+        ),
         ft("start-ip", Kind::Ip4, "0.0.0.0", &["iprange"]),
         ft("end-ip", Kind::Ip4, "0.0.0.0", &["iprange"]),
         ft("fqdn", Kind::Str { max: 255 }, "", &["fqdn"]),
         ft("country", Kind::Str { max: 2 }, "", &["geography"]),
-        ft("wildcard", Kind::Ip4Mask { contiguous: false }, "0.0.0.0 0.0.0.0", &["wildcard"]),
+        ft(
+            "wildcard",
+            Kind::Ip4Mask { contiguous: false },
+            "0.0.0.0 0.0.0.0",
+            &["wildcard"],
+        ),
         f("comment", Kind::Str { max: 255 }, ""),
         f("color", COLOR, "0"),
         f("allow-routing", ENABLE, "disable"),
-        ft("subnet", Kind::Ip4Mask { contiguous: true }, "0.0.0.0 0.0.0.0", &["ipmask"]),
+        ft(
+            "subnet",
+            Kind::Ip4Mask { contiguous: true },
+            "0.0.0.0 0.0.0.0",
+            &["ipmask"],
+        ),
     ],
 };
 
@@ -126,7 +161,11 @@ pub const ADDRESS6: TableSchema = TableSchema {
     family: Family::Address,
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
-        f("type", Kind::Enum(&["ipprefix", "iprange", "fqdn"]), "ipprefix"),
+        f(
+            "type",
+            Kind::Enum(&["ipprefix", "iprange", "fqdn"]),
+            "ipprefix",
+        ),
         ft("start-ip", Kind::Ip6, "::", &["iprange"]),
         ft("end-ip", Kind::Ip6, "::", &["iprange"]),
         ft("fqdn", Kind::Str { max: 255 }, "", &["fqdn"]),
@@ -140,7 +179,9 @@ const GROUP_FIELDS_V4: &[Field] = &[
     f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
     Field {
         name: "member",
-        kind: Kind::Members { sources: &["firewall address", "firewall addrgrp"] },
+        kind: Kind::Members {
+            sources: &["firewall address", "firewall addrgrp"],
+        },
         default: "",
         types: None,
         required: true,
@@ -155,7 +196,9 @@ const GROUP_FIELDS_V6: &[Field] = &[
     f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
     Field {
         name: "member",
-        kind: Kind::Members { sources: &["firewall address6", "firewall addrgrp6"] },
+        kind: Kind::Members {
+            sources: &["firewall address6", "firewall addrgrp6"],
+        },
         default: "",
         types: None,
         required: true,
@@ -166,12 +209,18 @@ const GROUP_FIELDS_V6: &[Field] = &[
 ];
 
 /// `config firewall addrgrp`.
-pub const ADDRGRP: TableSchema =
-    TableSchema { path: "firewall addrgrp", family: Family::Group, fields: GROUP_FIELDS_V4 };
+pub const ADDRGRP: TableSchema = TableSchema {
+    path: "firewall addrgrp",
+    family: Family::Group,
+    fields: GROUP_FIELDS_V4,
+};
 
 /// `config firewall addrgrp6`.
-pub const ADDRGRP6: TableSchema =
-    TableSchema { path: "firewall addrgrp6", family: Family::Group, fields: GROUP_FIELDS_V6 };
+pub const ADDRGRP6: TableSchema = TableSchema {
+    path: "firewall addrgrp6",
+    family: Family::Group,
+    fields: GROUP_FIELDS_V6,
+};
 
 /// Every table, in the order `show` prints them. All four share one name namespace.
 pub const TABLES: &[&TableSchema] = &[&ADDRESS, &ADDRESS6, &ADDRGRP, &ADDRGRP6];
@@ -183,7 +232,9 @@ pub fn table(path: &str) -> Option<&'static TableSchema> {
 
 /// Parse `set <field> <words...>` into the stored canonical text.
 pub fn parse_scalar(field: &Field, words: &[&str], raw: &[&str]) -> Result<String, CliError> {
-    let first = *words.first().ok_or_else(|| CliError::new(ErrorKind::Incomplete, field.name))?;
+    let first = *words
+        .first()
+        .ok_or_else(|| CliError::new(ErrorKind::Incomplete, field.name))?;
     let raw0 = raw.first().copied().unwrap_or(first);
     let bad = |kind| CliError::new(kind, raw0);
     match field.kind {
@@ -228,19 +279,35 @@ pub fn parse_scalar(field: &Field, words: &[&str], raw: &[&str]) -> Result<Strin
         Kind::Uuid => {
             let ok = first.len() == 36
                 && first.char_indices().all(|(i, c)| {
-                    if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() }
+                    if [8, 13, 18, 23].contains(&i) {
+                        c == '-'
+                    } else {
+                        c.is_ascii_hexdigit()
+                    }
                 });
-            if ok { Ok(first.to_ascii_lowercase()) } else { Err(bad(ErrorKind::InvalidValue)) }
+            if ok {
+                Ok(first.to_ascii_lowercase())
+            } else {
+                Err(bad(ErrorKind::InvalidValue))
+            }
         }
         Kind::Members { .. } => Err(bad(ErrorKind::InvalidValue)),
     }
 }
 
 fn parse_ip4mask(words: &[&str], raw: &[&str], contiguous: bool) -> Result<String, CliError> {
-    let tok = |i: usize| raw.get(i).or(words.get(i)).copied().unwrap_or("").to_string();
+    let tok = |i: usize| {
+        raw.get(i)
+            .or(words.get(i))
+            .copied()
+            .unwrap_or("")
+            .to_string()
+    };
     let first = words.first().copied().unwrap_or("");
     let (addr, mask) = if let Some((a, len)) = first.split_once('/') {
-        let addr: Ipv4Addr = a.parse().map_err(|_| CliError::new(ErrorKind::InvalidIp, tok(0)))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| CliError::new(ErrorKind::InvalidIp, tok(0)))?;
         let len: u32 = match len.parse::<u32>() {
             Ok(n) if n <= 32 => n,
             _ => return Err(CliError::new(ErrorKind::InvalidNetmask, tok(0))),
@@ -248,12 +315,15 @@ fn parse_ip4mask(words: &[&str], raw: &[&str], contiguous: bool) -> Result<Strin
         let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
         (addr, Ipv4Addr::from(mask))
     } else {
-        let addr: Ipv4Addr = first.parse().map_err(|_| CliError::new(ErrorKind::InvalidIp, tok(0)))?;
+        let addr: Ipv4Addr = first
+            .parse()
+            .map_err(|_| CliError::new(ErrorKind::InvalidIp, tok(0)))?;
         let mask = match words.get(1) {
             None => Ipv4Addr::BROADCAST,
             Some(m) => {
-                let mask: Ipv4Addr =
-                    m.parse().map_err(|_| CliError::new(ErrorKind::InvalidNetmask, tok(1)))?;
+                let mask: Ipv4Addr = m
+                    .parse()
+                    .map_err(|_| CliError::new(ErrorKind::InvalidNetmask, tok(1)))?;
                 let bits = u32::from(mask);
                 if contiguous && bits.leading_ones() + bits.trailing_zeros() != 32 {
                     return Err(CliError::new(ErrorKind::InvalidNetmask, tok(1)));
@@ -289,8 +359,14 @@ mod tests {
 
     #[test]
     fn subnet_accepts_mask_and_prefix_forms() {
-        assert_eq!(subnet(&["203.0.113.7/32"]), Ok("203.0.113.7 255.255.255.255".into()));
-        assert_eq!(subnet(&["10.0.0.0", "255.0.0.0"]), Ok("10.0.0.0 255.0.0.0".into()));
+        assert_eq!(
+            subnet(&["203.0.113.7/32"]),
+            Ok("203.0.113.7 255.255.255.255".into())
+        );
+        assert_eq!(
+            subnet(&["10.0.0.0", "255.0.0.0"]),
+            Ok("10.0.0.0 255.0.0.0".into())
+        );
         assert_eq!(subnet(&["10.0.0.0/0"]), Ok("10.0.0.0 0.0.0.0".into()));
         assert_eq!(subnet(&["10.0.0.300/32"]), Err(-8));
         assert_eq!(subnet(&["10.0.0.0/33"]), Err(-9));
@@ -302,7 +378,10 @@ mod tests {
     fn fields_depend_on_type() {
         assert!(ADDRESS.field("subnet", Some("fqdn")).is_none());
         assert!(ADDRESS.field("fqdn", Some("fqdn")).is_some());
-        assert_eq!(ADDRESS.field("sub", Some("ipmask")).map(|f| f.name), Some("subnet"));
+        assert_eq!(
+            ADDRESS.field("sub", Some("ipmask")).map(|f| f.name),
+            Some("subnet")
+        );
         assert_eq!(ADDRGRP.scope_name(), "addrgrp");
     }
 }

@@ -21,7 +21,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { name_length: 79, max_members: 600, max_entries: 50_000 }
+        Limits {
+            name_length: 79,
+            max_members: 600,
+            max_entries: 50_000,
+        }
     }
 }
 
@@ -62,7 +66,11 @@ impl Device {
     /// A device with the given profile and configuration.
     pub fn new(profile: Profile, state: DeviceState) -> Arc<Device> {
         let (changed, _) = tokio::sync::watch::channel(0);
-        Arc::new(Device { profile, state: Mutex::new(state), changed })
+        Arc::new(Device {
+            profile,
+            state: Mutex::new(state),
+            changed,
+        })
     }
 
     /// Lock the committed configuration (a poisoned lock is still usable: state is plain data).
@@ -91,16 +99,27 @@ pub struct Reply {
 
 impl Reply {
     fn lines(lines: Vec<String>) -> Reply {
-        Reply { lines, ..Reply::default() }
+        Reply {
+            lines,
+            ..Reply::default()
+        }
     }
     fn page(lines: Vec<String>) -> Reply {
-        Reply { lines, pageable: true, ..Reply::default() }
+        Reply {
+            lines,
+            pageable: true,
+            ..Reply::default()
+        }
     }
 }
 
 impl From<CliError> for Reply {
     fn from(e: CliError) -> Reply {
-        Reply { lines: e.lines(), failed: true, ..Reply::default() }
+        Reply {
+            lines: e.lines(),
+            failed: true,
+            ..Reply::default()
+        }
     }
 }
 
@@ -110,8 +129,17 @@ enum Scope {
     Vdom(String),
     Global,
     Console(Console),
-    Table { vdom: String, table: &'static TableSchema },
-    Entry { vdom: String, table: &'static TableSchema, name: String, obj: Object, is_new: bool },
+    Table {
+        vdom: String,
+        table: &'static TableSchema,
+    },
+    Entry {
+        vdom: String,
+        table: &'static TableSchema,
+        name: String,
+        obj: Object,
+        is_new: bool,
+    },
 }
 
 type Res = Result<Reply, CliError>;
@@ -129,7 +157,11 @@ const GET_WIDTH: usize = 20;
 impl Shell {
     /// A new session at the top-level prompt.
     pub fn new(device: Arc<Device>) -> Shell {
-        Shell { device, stack: Vec::new(), tx: None }
+        Shell {
+            device,
+            stack: Vec::new(),
+            tx: None,
+        }
     }
 
     /// The prompt for the current scope, e.g. `FGT (address) # `.
@@ -234,8 +266,11 @@ impl Shell {
         let verb_tok = &cmd[0];
         match self.stack.last() {
             Some(Scope::Entry { .. }) => {
-                let verbs = ["set", "unset", "append", "unselect", "select", "show", "get", "next", "end", "abort"];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verbs = [
+                    "set", "unset", "append", "unselect", "select", "show", "get", "next", "end",
+                    "abort",
+                ];
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "set" | "select" => self.entry_set(cmd, Op::Set),
@@ -253,8 +288,10 @@ impl Shell {
                 }
             }
             Some(Scope::Table { .. }) => {
-                let verbs = ["edit", "delete", "rename", "purge", "show", "get", "end", "abort", "next"];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verbs = [
+                    "edit", "delete", "rename", "purge", "show", "get", "end", "abort", "next",
+                ];
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "edit" => self.table_edit(cmd),
@@ -272,20 +309,25 @@ impl Shell {
             }
             Some(Scope::Console(_)) => {
                 let verbs = ["set", "unset", "show", "get", "end", "abort", "next"];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 self.console_cmd(verb, cmd)
             }
             Some(Scope::VdomList) => {
                 let verbs = ["edit", "end", "abort", "show", "get"];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "edit" => {
-                        let name = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, "edit"))?;
+                        let name = cmd
+                            .get(1)
+                            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, "edit"))?;
                         let valid = !name.text.is_empty()
                             && name.text.len() <= 31
-                            && name.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                            && name
+                                .text
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                         if !valid {
                             return Err(CliError::new(ErrorKind::InvalidValue, &name.raw));
                         }
@@ -304,7 +346,9 @@ impl Shell {
                     }
                     _ => {
                         let names: Vec<String> = self.read(|st| st.vdoms.keys().cloned().collect());
-                        Ok(Reply::page(names.iter().map(|n| format!("== [ {n} ]")).collect()))
+                        Ok(Reply::page(
+                            names.iter().map(|n| format!("== [ {n} ]")).collect(),
+                        ))
                     }
                 }
             }
@@ -313,14 +357,17 @@ impl Shell {
                 if !self.stack.is_empty() {
                     verbs.extend(["end", "abort", "next"]);
                 }
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "config" => self.config(cmd),
                     "show" => self.show_path(cmd),
                     "get" => self.get_path(cmd),
                     "execute" => self.execute_cmd(cmd),
-                    "exit" => Ok(Reply { exit: true, ..Reply::default() }),
+                    "exit" => Ok(Reply {
+                        exit: true,
+                        ..Reply::default()
+                    }),
                     "next" => match self.stack.last() {
                         Some(Scope::Vdom(_)) => {
                             self.stack.pop();
@@ -357,7 +404,11 @@ impl Shell {
                 if let Some(extra) = cmd.get(2) {
                     return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
                 }
-                self.stack.push(if a == "vdom" { Scope::VdomList } else { Scope::Global });
+                self.stack.push(if a == "vdom" {
+                    Scope::VdomList
+                } else {
+                    Scope::Global
+                });
                 Ok(Reply::default())
             }
             "system" => {
@@ -376,7 +427,8 @@ impl Shell {
                     return Err(CliError::new(ErrorKind::Incomplete, &first.raw));
                 };
                 let names: Vec<&str> = schema::TABLES.iter().map(|t| t.scope_name()).collect();
-                let (Some(name), Some(vdom)) = (lexer::keyword(&second.text, &names), self.vdom()) else {
+                let (Some(name), Some(vdom)) = (lexer::keyword(&second.text, &names), self.vdom())
+                else {
                     return Err(CliError::new(ErrorKind::CommandParse, &second.raw));
                 };
                 if let Some(extra) = cmd.get(3) {
@@ -391,11 +443,15 @@ impl Shell {
     }
 
     fn execute_cmd(&mut self, cmd: &[Token]) -> Res {
-        let sub = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
+        let sub = cmd
+            .get(1)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
         if lexer::keyword(&sub.text, &["config-transaction"]).is_none() {
             return Err(CliError::new(ErrorKind::CommandParse, &sub.raw));
         }
-        let action = cmd.get(2).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &sub.raw))?;
+        let action = cmd
+            .get(2)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &sub.raw))?;
         let act = lexer::keyword(&action.text, &["start", "commit", "abort", "status"])
             .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &action.raw))?;
         match (act, self.tx.is_some()) {
@@ -436,15 +492,22 @@ impl Shell {
 
     fn check_name(&self, tok: &Token) -> Result<(), CliError> {
         let len = tok.text.chars().count();
-        if len == 0 || len > self.device.profile.limits.name_length || tok.text.contains(['"', '\'', '<', '>']) {
+        if len == 0
+            || len > self.device.profile.limits.name_length
+            || tok.text.contains(['"', '\'', '<', '>'])
+        {
             return Err(CliError::new(ErrorKind::InvalidValue, &tok.raw));
         }
         Ok(())
     }
 
     fn table_edit(&mut self, cmd: &[Token]) -> Res {
-        let (vdom, table) = self.table_ctx().ok_or_else(|| CliError::new(ErrorKind::CommandParse, &cmd[0].raw))?;
-        let name_tok = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
+        let (vdom, table) = self
+            .table_ctx()
+            .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &cmd[0].raw))?;
+        let name_tok = cmd
+            .get(1)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
         if let Some(extra) = cmd.get(2) {
             return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
         }
@@ -471,15 +534,30 @@ impl Shell {
                 (o, true)
             }
         };
-        self.stack.push(Scope::Entry { vdom, table, name, obj, is_new });
+        self.stack.push(Scope::Entry {
+            vdom,
+            table,
+            name,
+            obj,
+            is_new,
+        });
         Ok(Reply::default())
     }
 
     fn table_delete(&mut self, cmd: &[Token]) -> Res {
-        let (vdom, table) = self.table_ctx().ok_or_else(|| CliError::new(ErrorKind::CommandParse, &cmd[0].raw))?;
-        let tok = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
+        let (vdom, table) = self
+            .table_ctx()
+            .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &cmd[0].raw))?;
+        let tok = cmd
+            .get(1)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
         let name = tok.text.clone();
-        let (exists, refs) = self.read(|st| (st.object(&vdom, table.path, &name).is_some(), st.referrers(&vdom, &name).len()));
+        let (exists, refs) = self.read(|st| {
+            (
+                st.object(&vdom, table.path, &name).is_some(),
+                st.referrers(&vdom, &name).len(),
+            )
+        });
         if !exists {
             return Err(CliError::new(ErrorKind::EntryNotFound, &tok.raw));
         }
@@ -487,7 +565,11 @@ impl Shell {
             return Err(CliError::new(ErrorKind::InUse, &tok.raw).with_n(refs));
         }
         self.write(|st| {
-            if let Some(t) = st.vdoms.get_mut(&vdom).and_then(|v| v.tables.get_mut(table.path)) {
+            if let Some(t) = st
+                .vdoms
+                .get_mut(&vdom)
+                .and_then(|v| v.tables.get_mut(table.path))
+            {
                 t.remove(&name);
             }
         });
@@ -495,17 +577,29 @@ impl Shell {
     }
 
     fn table_rename(&mut self, cmd: &[Token]) -> Res {
-        let (vdom, table) = self.table_ctx().ok_or_else(|| CliError::new(ErrorKind::CommandParse, &cmd[0].raw))?;
-        let from = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
-        let to_kw = cmd.get(2).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &from.raw))?;
+        let (vdom, table) = self
+            .table_ctx()
+            .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &cmd[0].raw))?;
+        let from = cmd
+            .get(1)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
+        let to_kw = cmd
+            .get(2)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &from.raw))?;
         if to_kw.text != "to" {
             return Err(CliError::new(ErrorKind::CommandParse, &to_kw.raw));
         }
-        let to = cmd.get(3).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &to_kw.raw))?;
+        let to = cmd
+            .get(3)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &to_kw.raw))?;
         self.check_name(to)?;
         let (old, new) = (from.text.clone(), to.text.clone());
-        let (exists, taken) =
-            self.read(|st| (st.object(&vdom, table.path, &old).is_some(), st.namespace_owner(&vdom, &new).is_some()));
+        let (exists, taken) = self.read(|st| {
+            (
+                st.object(&vdom, table.path, &old).is_some(),
+                st.namespace_owner(&vdom, &new).is_some(),
+            )
+        });
         if !exists {
             return Err(CliError::new(ErrorKind::EntryNotFound, &from.raw));
         }
@@ -513,7 +607,9 @@ impl Shell {
             return Err(CliError::new(ErrorKind::Duplicate, &to.raw));
         }
         self.write(|st| {
-            let Some(v) = st.vdoms.get_mut(&vdom) else { return };
+            let Some(v) = st.vdoms.get_mut(&vdom) else {
+                return;
+            };
             if let Some(t) = v.tables.get_mut(table.path)
                 && let Some(o) = t.remove(&old)
             {
@@ -534,15 +630,24 @@ impl Shell {
     }
 
     fn table_purge(&mut self) -> Res {
-        let (vdom, table) = self.table_ctx().ok_or_else(|| CliError::new(ErrorKind::CommandParse, "purge"))?;
+        let (vdom, table) = self
+            .table_ctx()
+            .ok_or_else(|| CliError::new(ErrorKind::CommandParse, "purge"))?;
         let used = self.read(|st| {
-            st.names(&vdom, table.path).into_iter().map(|n| st.referrers(&vdom, &n).len()).sum::<usize>()
+            st.names(&vdom, table.path)
+                .into_iter()
+                .map(|n| st.referrers(&vdom, &n).len())
+                .sum::<usize>()
         });
         if used > 0 {
             return Err(CliError::new(ErrorKind::InUse, "purge").with_n(used));
         }
         self.write(|st| {
-            if let Some(t) = st.vdoms.get_mut(&vdom).and_then(|v| v.tables.get_mut(table.path)) {
+            if let Some(t) = st
+                .vdoms
+                .get_mut(&vdom)
+                .and_then(|v| v.tables.get_mut(table.path))
+            {
                 t.clear();
             }
         });
@@ -552,11 +657,20 @@ impl Shell {
     // ---- entry scope --------------------------------------------------------------------
 
     fn entry_set(&mut self, cmd: &[Token], op: Op) -> Res {
-        let Some(Scope::Entry { vdom, table, name, obj, .. }) = self.stack.last() else {
+        let Some(Scope::Entry {
+            vdom,
+            table,
+            name,
+            obj,
+            ..
+        }) = self.stack.last()
+        else {
             return Err(CliError::new(ErrorKind::CommandParse, &cmd[0].raw));
         };
         let (vdom, table, self_name) = (vdom.clone(), *table, name.clone());
-        let field_tok = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
+        let field_tok = cmd
+            .get(1)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
         let field = table
             .field(&field_tok.text, obj.ty(table))
             .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &field_tok.raw))?;
@@ -586,14 +700,23 @@ impl Shell {
                     }
                 }
                 if list.len() > self.device.profile.limits.max_members {
-                    return Err(CliError::new(ErrorKind::MaxEntries, raws.last().copied().unwrap_or("")));
+                    return Err(CliError::new(
+                        ErrorKind::MaxEntries,
+                        raws.last().copied().unwrap_or(""),
+                    ));
                 }
                 Some(Value::List(list))
             }
-            _ if op != Op::Set => return Err(CliError::new(ErrorKind::CommandParse, &field_tok.raw)),
+            _ if op != Op::Set => {
+                return Err(CliError::new(ErrorKind::CommandParse, &field_tok.raw));
+            }
             _ => {
                 let v = schema::parse_scalar(field, &values, &raws)?;
-                if v == field.default && field.kind != Kind::Uuid { None } else { Some(Value::Text(v)) }
+                if v == field.default && field.kind != Kind::Uuid {
+                    None
+                } else {
+                    Some(Value::Text(v))
+                }
             }
         };
         if let Some(Scope::Entry { obj, .. }) = self.stack.last_mut() {
@@ -612,10 +735,19 @@ impl Shell {
         Ok(Reply::default())
     }
 
-    fn check_members(&self, vdom: &str, self_name: &str, sources: &[&str], toks: &[Token]) -> Result<(), CliError> {
+    fn check_members(
+        &self,
+        vdom: &str,
+        self_name: &str,
+        sources: &[&str],
+        toks: &[Token],
+    ) -> Result<(), CliError> {
         self.read(|st| {
             for t in toks {
-                let found = t.text != self_name && sources.iter().any(|s| st.object(vdom, s, &t.text).is_some());
+                let found = t.text != self_name
+                    && sources
+                        .iter()
+                        .any(|s| st.object(vdom, s, &t.text).is_some());
                 if !found {
                     return Err(CliError::new(ErrorKind::NotInDatasource, &t.raw));
                 }
@@ -628,7 +760,9 @@ impl Shell {
         let Some(Scope::Entry { table, obj, .. }) = self.stack.last_mut() else {
             return Err(CliError::new(ErrorKind::CommandParse, &cmd[0].raw));
         };
-        let field_tok = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
+        let field_tok = cmd
+            .get(1)
+            .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
         let field = table
             .field(&field_tok.text, obj.ty(table))
             .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &field_tok.raw))?;
@@ -644,7 +778,14 @@ impl Shell {
     }
 
     fn entry_commit(&mut self, close_table: bool) -> Res {
-        let Some(Scope::Entry { vdom, table, name, obj, is_new }) = self.stack.last() else {
+        let Some(Scope::Entry {
+            vdom,
+            table,
+            name,
+            obj,
+            is_new,
+        }) = self.stack.last()
+        else {
             return Err(CliError::new(ErrorKind::CommandParse, "next"));
         };
         let ty = obj.ty(table);
@@ -658,14 +799,26 @@ impl Shell {
                 return Err(CliError::new(ErrorKind::MustBeSet, f.name));
             }
         }
-        let (vdom, table, name, mut obj, is_new) = (vdom.clone(), *table, name.clone(), obj.clone(), *is_new);
+        let (vdom, table, name, mut obj, is_new) =
+            (vdom.clone(), *table, name.clone(), obj.clone(), *is_new);
         // Drop attributes that do not belong to the final type (FortiOS hides them).
         let ty = obj.ty(table).map(str::to_string);
-        obj.fields.retain(|k, _| table.fields.iter().any(|f| f.name == k && f.visible(ty.as_deref())));
+        obj.fields.retain(|k, _| {
+            table
+                .fields
+                .iter()
+                .any(|f| f.name == k && f.visible(ty.as_deref()))
+        });
         let limits = self.device.profile.limits;
         self.write(|st| {
             let count = st.count(&vdom, table.path);
-            let t = st.vdoms.entry(vdom.clone()).or_default().tables.entry(table.path.to_string()).or_default();
+            let t = st
+                .vdoms
+                .entry(vdom.clone())
+                .or_default()
+                .tables
+                .entry(table.path.to_string())
+                .or_default();
             if let Some(old) = t.get(&name) {
                 obj.seq = old.seq;
             } else {
@@ -675,7 +828,13 @@ impl Shell {
                 obj.seq = st.next_seq;
                 st.next_seq += 1;
             }
-            st.vdoms.entry(vdom.clone()).or_default().tables.entry(table.path.to_string()).or_default().insert(name, obj);
+            st.vdoms
+                .entry(vdom.clone())
+                .or_default()
+                .tables
+                .entry(table.path.to_string())
+                .or_default()
+                .insert(name, obj);
             Ok(())
         })?;
         self.stack.pop();
@@ -693,14 +852,18 @@ impl Shell {
         };
         match verb {
             "set" | "unset" => {
-                let f = cmd.get(1).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
+                let f = cmd
+                    .get(1)
+                    .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &cmd[0].raw))?;
                 if lexer::keyword(&f.text, &["output"]).is_none() {
                     return Err(CliError::new(ErrorKind::CommandParse, &f.raw));
                 }
                 if verb == "unset" {
                     console.output = "more".into();
                 } else {
-                    let v = cmd.get(2).ok_or_else(|| CliError::new(ErrorKind::Incomplete, &f.raw))?;
+                    let v = cmd
+                        .get(2)
+                        .ok_or_else(|| CliError::new(ErrorKind::Incomplete, &f.raw))?;
                     let value = lexer::keyword(&v.text, &["standard", "more"])
                         .ok_or_else(|| CliError::new(ErrorKind::InvalidValue, &v.raw))?;
                     console.output = value.to_string();
@@ -708,7 +871,9 @@ impl Shell {
                 Ok(Reply::default())
             }
             "show" => {
-                let full = cmd.get(1).is_some_and(|t| lexer::keyword(&t.text, &["full-configuration"]).is_some());
+                let full = cmd
+                    .get(1)
+                    .is_some_and(|t| lexer::keyword(&t.text, &["full-configuration"]).is_some());
                 Ok(Reply::page(render_console(console, full)))
             }
             "get" => Ok(Reply::page(get_console(console))),
@@ -730,12 +895,20 @@ impl Shell {
 
     /// `show` inside a table or entry scope.
     fn show_here(&self, cmd: &[Token]) -> Res {
-        let full = cmd.get(1).is_some_and(|t| lexer::keyword(&t.text, &["full-configuration"]).is_some());
+        let full = cmd
+            .get(1)
+            .is_some_and(|t| lexer::keyword(&t.text, &["full-configuration"]).is_some());
         match self.stack.last() {
-            Some(Scope::Entry { table, name, obj, .. }) => {
-                Ok(Reply::page(render_table(table, &[(name.as_str(), obj)], full)))
-            }
-            Some(Scope::Table { vdom, table }) => Ok(Reply::page(self.read(|st| render_all(st, vdom, table, full)))),
+            Some(Scope::Entry {
+                table, name, obj, ..
+            }) => Ok(Reply::page(render_table(
+                table,
+                &[(name.as_str(), obj)],
+                full,
+            ))),
+            Some(Scope::Table { vdom, table }) => Ok(Reply::page(
+                self.read(|st| render_all(st, vdom, table, full)),
+            )),
             _ => Err(CliError::new(ErrorKind::CommandParse, &cmd[0].raw)),
         }
     }
@@ -743,9 +916,14 @@ impl Shell {
     /// `get` inside a table or entry scope.
     fn get_here(&self) -> Res {
         match self.stack.last() {
-            Some(Scope::Entry { table, name, obj, .. }) => Ok(Reply::page(get_object(table, name, obj))),
+            Some(Scope::Entry {
+                table, name, obj, ..
+            }) => Ok(Reply::page(get_object(table, name, obj))),
             Some(Scope::Table { vdom, table }) => Ok(Reply::page(self.read(|st| {
-                st.names(vdom, table.path).iter().flat_map(|n| [format!("== [ {n} ]"), format!("name: {n}")]).collect()
+                st.names(vdom, table.path)
+                    .iter()
+                    .flat_map(|n| [format!("== [ {n} ]"), format!("name: {n}")])
+                    .collect()
             }))),
             _ => Err(CliError::new(ErrorKind::CommandParse, "get")),
         }
@@ -754,7 +932,9 @@ impl Shell {
     /// `show [full-configuration] [path [name]]` at the top, VDOM or global scope.
     fn show_path(&self, cmd: &[Token]) -> Res {
         let mut rest = &cmd[1..];
-        let full = rest.first().is_some_and(|t| lexer::keyword(&t.text, &["full-configuration"]).is_some());
+        let full = rest
+            .first()
+            .is_some_and(|t| lexer::keyword(&t.text, &["full-configuration"]).is_some());
         if full {
             rest = &rest[1..];
         }
@@ -785,14 +965,21 @@ impl Shell {
         }
         match self.resolve_path(rest)? {
             Path::Status => Ok(Reply::page(self.system_status())),
-            Path::Console => Ok(Reply::page(get_console(&self.read(|st| st.console.clone())))),
-            Path::Table(table, vdom, name) => Ok(Reply::page(self.read(|st| match &name {
-                Some(n) => st.object(&vdom, table.path, n).map(|o| get_object(table, n, o)).unwrap_or_default(),
-                None => st
-                    .names(&vdom, table.path)
-                    .iter()
-                    .flat_map(|n| [format!("== [ {n} ]"), format!("name: {n}")])
-                    .collect(),
+            Path::Console => Ok(Reply::page(get_console(
+                &self.read(|st| st.console.clone()),
+            ))),
+            Path::Table(table, vdom, name) => Ok(Reply::page(self.read(|st| {
+                match &name {
+                    Some(n) => st
+                        .object(&vdom, table.path, n)
+                        .map(|o| get_object(table, n, o))
+                        .unwrap_or_default(),
+                    None => st
+                        .names(&vdom, table.path)
+                        .iter()
+                        .flat_map(|n| [format!("== [ {n} ]"), format!("name: {n}")])
+                        .collect(),
+                }
             }))),
         }
     }
@@ -814,7 +1001,11 @@ impl Shell {
                     let in_table_ctx = self.device.profile.vdom_mode
                         && !self.stack.is_empty()
                         && !matches!(self.stack.last(), Some(Scope::Global | Scope::Vdom(_)));
-                    if in_table_ctx { Err(CliError::new(ErrorKind::CommandParse, &b.raw)) } else { Ok(Path::Status) }
+                    if in_table_ctx {
+                        Err(CliError::new(ErrorKind::CommandParse, &b.raw))
+                    } else {
+                        Ok(Path::Status)
+                    }
                 }
                 _ if self.global_ctx() => Ok(Path::Console),
                 _ => Err(CliError::new(ErrorKind::CommandParse, &b.raw)),
@@ -824,18 +1015,25 @@ impl Shell {
         let (Some(n), Some(vdom)) = (lexer::keyword(&b.text, &names), self.vdom()) else {
             return Err(CliError::new(ErrorKind::CommandParse, &b.raw));
         };
-        let table =
-            schema::table(&format!("firewall {n}")).ok_or_else(|| CliError::new(ErrorKind::CommandParse, &b.raw))?;
+        let table = schema::table(&format!("firewall {n}"))
+            .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &b.raw))?;
         if let Some(extra) = rest.get(3) {
             return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
         }
-        Ok(Path::Table(table, vdom, rest.get(2).map(|t| t.text.clone())))
+        Ok(Path::Table(
+            table,
+            vdom,
+            rest.get(2).map(|t| t.text.clone()),
+        ))
     }
 
     /// The whole configuration visible from the current scope.
     fn render_scope(&self, st: &DeviceState, full: bool) -> Vec<String> {
         let vdom_tables = |v: &str| -> Vec<String> {
-            schema::TABLES.iter().flat_map(|t| render_all(st, v, t, full)).collect()
+            schema::TABLES
+                .iter()
+                .flat_map(|t| render_all(st, v, t, full))
+                .collect()
         };
         if !self.device.profile.vdom_mode {
             if self.stack.is_empty() {
@@ -956,9 +1154,13 @@ pub fn render_table(table: &TableSchema, entries: &[(&str, &Object)], full: bool
 
 fn field_line(field: &Field, obj: &Object, full: bool) -> Option<String> {
     match obj.fields.get(field.name) {
-        Some(Value::List(items)) if !items.is_empty() => {
-            Some(items.iter().map(|i| lexer::quote(i)).collect::<Vec<_>>().join(" "))
-        }
+        Some(Value::List(items)) if !items.is_empty() => Some(
+            items
+                .iter()
+                .map(|i| lexer::quote(i))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         Some(Value::Text(v)) => Some(schema::show_value(field, v)),
         _ if full && !field.is_list() => Some(if field.default.is_empty() {
             "''".to_string()
@@ -975,7 +1177,11 @@ fn get_object(table: &TableSchema, name: &str, obj: &Object) -> Vec<String> {
     let ty = obj.ty(table);
     for field in table.fields.iter().filter(|f| f.visible(ty)) {
         let value = match obj.fields.get(field.name) {
-            Some(Value::List(items)) => items.iter().map(|i| lexer::quote(i)).collect::<Vec<_>>().join(" "),
+            Some(Value::List(items)) => items
+                .iter()
+                .map(|i| lexer::quote(i))
+                .collect::<Vec<_>>()
+                .join(" "),
             Some(Value::Text(v)) => v.clone(),
             None => field.default.to_string(),
         };
@@ -1013,7 +1219,8 @@ fn grep(args: &[Token], lines: &[String]) -> Result<Vec<String>, CliError> {
     if first.text != "grep" {
         return Err(CliError::new(ErrorKind::CommandParse, &first.raw));
     }
-    let (mut icase, mut invert, mut context, mut after, mut before) = (false, false, false, 0usize, 0usize);
+    let (mut icase, mut invert, mut context, mut after, mut before) =
+        (false, false, false, 0usize, 0usize);
     let mut pattern: Option<String> = None;
     let mut i = 1;
     while i < args.len() {
@@ -1021,7 +1228,12 @@ fn grep(args: &[Token], lines: &[String]) -> Result<Vec<String>, CliError> {
         let num = |j: usize| -> Result<usize, CliError> {
             args.get(j)
                 .and_then(|t| t.text.parse().ok())
-                .ok_or_else(|| CliError::new(ErrorKind::InvalidValue, args.get(j).map_or(&t.raw, |a| &a.raw)))
+                .ok_or_else(|| {
+                    CliError::new(
+                        ErrorKind::InvalidValue,
+                        args.get(j).map_or(&t.raw, |a| &a.raw),
+                    )
+                })
         };
         match t.text.as_str() {
             "-i" => icase = true,
@@ -1035,17 +1247,29 @@ fn grep(args: &[Token], lines: &[String]) -> Result<Vec<String>, CliError> {
                 before = num(i + 1)?;
                 i += 1;
             }
-            s if s.starts_with("-A") && s[2..].parse::<usize>().is_ok() => after = s[2..].parse().unwrap_or(0),
-            s if s.starts_with("-B") && s[2..].parse::<usize>().is_ok() => before = s[2..].parse().unwrap_or(0),
+            s if s.starts_with("-A") && s[2..].parse::<usize>().is_ok() => {
+                after = s[2..].parse().unwrap_or(0)
+            }
+            s if s.starts_with("-B") && s[2..].parse::<usize>().is_ok() => {
+                before = s[2..].parse().unwrap_or(0)
+            }
             _ if pattern.is_none() => pattern = Some(t.text.clone()),
             _ => return Err(CliError::new(ErrorKind::CommandParse, &t.raw)),
         }
         i += 1;
     }
     let pattern = pattern.ok_or_else(|| CliError::new(ErrorKind::Incomplete, "grep"))?;
-    let needle = if icase { pattern.to_lowercase() } else { pattern };
+    let needle = if icase {
+        pattern.to_lowercase()
+    } else {
+        pattern
+    };
     let hit = |l: &str| {
-        let m = if icase { l.to_lowercase().contains(&needle) } else { l.contains(&needle) };
+        let m = if icase {
+            l.to_lowercase().contains(&needle)
+        } else {
+            l.contains(&needle)
+        };
         m != invert
     };
     let mut keep = vec![false; lines.len()];
@@ -1081,7 +1305,13 @@ fn grep(args: &[Token], lines: &[String]) -> Result<Vec<String>, CliError> {
         .iter()
         .enumerate()
         .filter(|(i, _)| keep[*i])
-        .map(|(i, l)| if context && marked[i] { format!("{l} <---") } else { l.clone() })
+        .map(|(i, l)| {
+            if context && marked[i] {
+                format!("{l} <---")
+            } else {
+                l.clone()
+            }
+        })
         .collect())
 }
 
@@ -1094,7 +1324,10 @@ mod tests {
     use super::*;
 
     fn shell(vdom_mode: bool) -> Shell {
-        let profile = Profile { vdom_mode, ..Profile::default() };
+        let profile = Profile {
+            vdom_mode,
+            ..Profile::default()
+        };
         Shell::new(Device::new(profile, DeviceState::default()))
     }
 
@@ -1125,35 +1358,82 @@ mod tests {
     #[test]
     fn bad_subnet_keeps_edit_open_and_next_saves_default() {
         let mut sh = shell(false);
-        let out = run(&mut sh, &["config firewall address", "edit x", "set subnet 10.0.0.300/32"]);
-        assert_eq!(out.last().map(String::as_str), Some("Command fail. Return code -8"));
+        let out = run(
+            &mut sh,
+            &[
+                "config firewall address",
+                "edit x",
+                "set subnet 10.0.0.300/32",
+            ],
+        );
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -8")
+        );
         assert_eq!(sh.prompt(), "FGT (x) # ");
         run(&mut sh, &["next", "end"]);
         let out = run(&mut sh, &["show full-configuration firewall address x"]);
-        assert!(out.iter().any(|l| l == "        set subnet 0.0.0.0 0.0.0.0"), "{out:?}");
+        assert!(
+            out.iter()
+                .any(|l| l == "        set subnet 0.0.0.0 0.0.0.0"),
+            "{out:?}"
+        );
     }
 
     #[test]
     fn groups_check_datasource_use_and_emptiness() {
         let mut sh = shell(false);
-        run(&mut sh, &["config firewall address", "edit a", "set subnet 1.1.1.1/32", "next", "end"]);
-        let out = run(&mut sh, &["config firewall addrgrp", "edit g", "set member nope"]);
-        assert_eq!(out.last().map(String::as_str), Some("Command fail. Return code -3"));
+        run(
+            &mut sh,
+            &[
+                "config firewall address",
+                "edit a",
+                "set subnet 1.1.1.1/32",
+                "next",
+                "end",
+            ],
+        );
+        let out = run(
+            &mut sh,
+            &["config firewall addrgrp", "edit g", "set member nope"],
+        );
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -3")
+        );
         let out = run(&mut sh, &["next"]);
-        assert_eq!(out, ["Attribute 'member' MUST be set.", "Command fail. Return code -56"]);
+        assert_eq!(
+            out,
+            [
+                "Attribute 'member' MUST be set.",
+                "Command fail. Return code -56"
+            ]
+        );
         run(&mut sh, &["set member a", "next", "end"]);
         let out = run(&mut sh, &["config firewall address", "delete a"]);
-        assert_eq!(out, ["The entry is used by other 1 entries", "Command fail. Return code -23"]);
+        assert_eq!(
+            out,
+            [
+                "The entry is used by other 1 entries",
+                "Command fail. Return code -23"
+            ]
+        );
         run(&mut sh, &["end"]);
         let out = run(&mut sh, &["config firewall addrgrp", "edit a"]);
-        assert_eq!(out.last().map(String::as_str), Some("Command fail. Return code -5"));
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -5")
+        );
     }
 
     #[test]
     fn multi_vdom_requires_vdom_context() {
         let mut sh = shell(true);
         let out = run(&mut sh, &["config firewall address"]);
-        assert_eq!(out.last().map(String::as_str), Some("Command fail. Return code -61"));
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -61")
+        );
         run(&mut sh, &["config vdom"]);
         assert_eq!(sh.prompt(), "FGT (vdom) # ");
         run(&mut sh, &["edit root"]);
@@ -1164,23 +1444,52 @@ mod tests {
         assert_eq!(sh.prompt(), "FGT # ");
         let mut single = shell(false);
         let out = run(&mut single, &["config vdom"]);
-        assert_eq!(out, ["command parse error before 'vdom'", "Command fail. Return code -61"]);
+        assert_eq!(
+            out,
+            [
+                "command parse error before 'vdom'",
+                "Command fail. Return code -61"
+            ]
+        );
     }
 
     #[test]
     fn grep_filters_status() {
         let mut sh = shell(false);
         let out = run(&mut sh, &["get system status | grep Virtual"]);
-        assert_eq!(out, ["Virtual domains status: 1 in NAT mode, 0 in TP mode", "Virtual domain configuration: disable"]);
+        assert_eq!(
+            out,
+            [
+                "Virtual domains status: 1 in NAT mode, 0 in TP mode",
+                "Virtual domain configuration: disable"
+            ]
+        );
         let out = run(&mut sh, &["get system status | grep -i VERSION"]);
-        assert_eq!(out, ["Version: FortiGate-VM64 v7.4.8,build2795,250523 (GA.M)", "Release Version Information: GA"]);
+        assert_eq!(
+            out,
+            [
+                "Version: FortiGate-VM64 v7.4.8,build2795,250523 (GA.M)",
+                "Release Version Information: GA"
+            ]
+        );
     }
 
     #[test]
     fn escaping_in_show() {
         let mut sh = shell(false);
-        run(&mut sh, &["config firewall address", r#"edit "q""#, r#"set comment "say \"hi\" \\o/""#, "end"]);
+        run(
+            &mut sh,
+            &[
+                "config firewall address",
+                r#"edit "q""#,
+                r#"set comment "say \"hi\" \\o/""#,
+                "end",
+            ],
+        );
         let out = run(&mut sh, &["show firewall address q"]);
-        assert!(out.contains(&r#"        set comment "say \"hi\" \\o/""#.to_string()), "{out:?}");
+        assert!(
+            out.contains(&r#"        set comment "say \"hi\" \\o/""#.to_string()),
+            "{out:?}"
+        );
     }
 }

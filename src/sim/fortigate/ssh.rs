@@ -40,11 +40,20 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(inner: Arc<Inner>) -> Conn {
-        Conn { inner, terms: HashMap::new() }
+        Conn {
+            inner,
+            terms: HashMap::new(),
+        }
     }
 
     fn key_allowed(&self, user: &str, key: &PublicKey) -> bool {
-        user == self.inner.opts.user && self.inner.opts.authorized_keys.iter().any(|k| k.key_data() == key.key_data())
+        user == self.inner.opts.user
+            && self
+                .inner
+                .opts
+                .authorized_keys
+                .iter()
+                .any(|k| k.key_data() == key.key_data())
     }
 
     fn page_rows(&self, term_rows: usize) -> usize {
@@ -111,7 +120,8 @@ impl Term {
                             continue;
                         }
                         self.last_cr = b == b'\r';
-                        let line = String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
+                        let line =
+                            String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
                         match self.run_line(inner, &line, out) {
                             Step::Continue => {}
                             other => return other,
@@ -164,7 +174,11 @@ impl Term {
         }
         let paged = reply.pageable && self.shell.console_more() && reply.lines.len() >= self.rows;
         let mut lines: VecDeque<String> = reply.lines.into();
-        let first = if paged { self.rows.saturating_sub(1).max(1) } else { lines.len() };
+        let first = if paged {
+            self.rows.saturating_sub(1).max(1)
+        } else {
+            lines.len()
+        };
         for _ in 0..first {
             if let Some(l) = lines.pop_front() {
                 out.extend_from_slice(l.as_bytes());
@@ -186,16 +200,37 @@ impl russh::server::Handler for Conn {
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         let ok = user == self.inner.opts.user
-            && self.inner.opts.password.as_ref().is_some_and(|p| p.expose() == password);
+            && self
+                .inner
+                .opts
+                .password
+                .as_ref()
+                .is_some_and(|p| p.expose() == password);
         Ok(if ok { Auth::Accept } else { Auth::reject() })
     }
 
-    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        Ok(if self.key_allowed(user, offer.public_key) { Auth::Accept } else { Auth::reject() })
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if self.key_allowed(user, offer.public_key) {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
     }
 
-    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
-        Ok(if self.key_allowed(user, key.public_key) { Auth::Accept } else { Auth::reject() })
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if self.key_allowed(user, key.public_key) {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
     }
 
     async fn channel_open_session(
@@ -251,10 +286,16 @@ impl russh::server::Handler for Conn {
         Ok(())
     }
 
-    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         let banner = self.inner.opts.banner.clone();
-        let Some(t) = self.terms.get_mut(&channel) else { return Ok(()) };
+        let Some(t) = self.terms.get_mut(&channel) else {
+            return Ok(());
+        };
         let text = match banner {
             Some(b) => {
                 t.mode = Mode::Banner;
@@ -271,7 +312,12 @@ impl russh::server::Handler for Conn {
         Ok(())
     }
 
-    async fn exec_request(&mut self, channel: ChannelId, data: &[u8], session: &mut Session) -> Result<(), Self::Error> {
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         let command = String::from_utf8_lossy(data).into_owned();
         let mut out = Vec::new();
@@ -302,9 +348,16 @@ impl russh::server::Handler for Conn {
         Ok(())
     }
 
-    async fn data(&mut self, channel: ChannelId, data: &[u8], session: &mut Session) -> Result<(), Self::Error> {
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let inner = self.inner.clone();
-        let Some(t) = self.terms.get_mut(&channel) else { return Ok(()) };
+        let Some(t) = self.terms.get_mut(&channel) else {
+            return Ok(());
+        };
         let mut out = Vec::new();
         let step = t.feed(&inner, data, &mut out);
         match step {
@@ -325,7 +378,11 @@ impl russh::server::Handler for Conn {
         Ok(())
     }
 
-    async fn channel_eof(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         // The client has no more input (e.g. `ssh -tt` fed from a file): finish like FortiOS
         // does when the terminal goes away.
         if self.terms.remove(&channel).is_some() {
@@ -335,9 +392,12 @@ impl russh::server::Handler for Conn {
         Ok(())
     }
 
-    async fn channel_close(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         self.terms.remove(&channel);
         Ok(())
     }
 }
-

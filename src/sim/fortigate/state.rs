@@ -38,7 +38,13 @@ impl Object {
     pub fn get_or_default(&self, table: &TableSchema, field: &str) -> String {
         self.get(field)
             .map(str::to_string)
-            .or_else(|| table.fields.iter().find(|f| f.name == field).map(|f| f.default.to_string()))
+            .or_else(|| {
+                table
+                    .fields
+                    .iter()
+                    .find(|f| f.name == field)
+                    .map(|f| f.default.to_string())
+            })
             .unwrap_or_default()
     }
 
@@ -53,7 +59,11 @@ impl Object {
     /// The entry's `type` (or the table default).
     pub fn ty<'a>(&'a self, table: &TableSchema) -> Option<&'a str> {
         self.get("type").or_else(|| {
-            table.fields.iter().find(|f| f.name == "type").map(|f| f.default)
+            table
+                .fields
+                .iter()
+                .find(|f| f.name == "type")
+                .map(|f| f.default)
         })
     }
 }
@@ -77,7 +87,9 @@ pub struct Console {
 
 impl Default for Console {
     fn default() -> Self {
-        Console { output: "more".into() }
+        Console {
+            output: "more".into(),
+        }
     }
 }
 
@@ -98,7 +110,11 @@ impl Default for DeviceState {
     fn default() -> Self {
         let mut vdoms = BTreeMap::new();
         vdoms.insert("root".to_string(), Vdom::default());
-        DeviceState { console: Console::default(), vdoms, next_seq: 1 }
+        DeviceState {
+            console: Console::default(),
+            vdoms,
+            next_seq: 1,
+        }
     }
 }
 
@@ -155,8 +171,17 @@ impl DeviceState {
     pub fn insert(&mut self, vdom: &str, table: &str, name: &str, fields: &[(&str, Value)]) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let t = self.vdoms.entry(vdom.to_string()).or_default().tables.entry(table.to_string()).or_default();
-        let mut obj = Object { seq, fields: BTreeMap::new() };
+        let t = self
+            .vdoms
+            .entry(vdom.to_string())
+            .or_default()
+            .tables
+            .entry(table.to_string())
+            .or_default();
+        let mut obj = Object {
+            seq,
+            fields: BTreeMap::new(),
+        };
         obj.fields.insert("uuid".into(), Value::Text(new_uuid()));
         for (k, v) in fields {
             obj.fields.insert((*k).to_string(), v.clone());
@@ -167,14 +192,22 @@ impl DeviceState {
     /// The table (of any of the shared-namespace tables) holding `name` in `vdom`.
     pub fn namespace_owner(&self, vdom: &str, name: &str) -> Option<&'static TableSchema> {
         let v = self.vdoms.get(vdom)?;
-        schema::TABLES.iter().copied().find(|t| v.tables.get(t.path).is_some_and(|t| t.contains_key(name)))
+        schema::TABLES
+            .iter()
+            .copied()
+            .find(|t| v.tables.get(t.path).is_some_and(|t| t.contains_key(name)))
     }
 
     /// Groups (`table`, name) in `vdom` whose `member` list contains `name`.
     pub fn referrers(&self, vdom: &str, name: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let Some(v) = self.vdoms.get(vdom) else { return out };
-        for t in schema::TABLES.iter().filter(|t| t.family == schema::Family::Group) {
+        let Some(v) = self.vdoms.get(vdom) else {
+            return out;
+        };
+        for t in schema::TABLES
+            .iter()
+            .filter(|t| t.family == schema::Family::Group)
+        {
             if let Some(table) = v.tables.get(t.path) {
                 for (gname, obj) in table {
                     if obj.list("member").iter().any(|m| m == name) {
@@ -188,7 +221,10 @@ impl DeviceState {
 
     /// Number of entries in a table.
     pub fn count(&self, vdom: &str, table: &str) -> usize {
-        self.vdoms.get(vdom).and_then(|v| v.tables.get(table)).map_or(0, |t| t.len())
+        self.vdoms
+            .get(vdom)
+            .and_then(|v| v.tables.get(table))
+            .map_or(0, |t| t.len())
     }
 }
 
@@ -196,7 +232,14 @@ impl DeviceState {
 pub fn new_uuid() -> String {
     let b: [u8; 16] = rand::random();
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -208,13 +251,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let mut st = DeviceState::default();
-        st.insert("root", "firewall address", "a", &[("subnet", Value::Text("1.2.3.4 255.255.255.255".into()))]);
-        st.insert("root", "firewall addrgrp", "g", &[("member", Value::List(vec!["a".into()]))]);
+        st.insert(
+            "root",
+            "firewall address",
+            "a",
+            &[("subnet", Value::Text("1.2.3.4 255.255.255.255".into()))],
+        );
+        st.insert(
+            "root",
+            "firewall addrgrp",
+            "g",
+            &[("member", Value::List(vec!["a".into()]))],
+        );
         st.save(&path).unwrap();
         let back = DeviceState::load(&path).unwrap();
         assert_eq!(back, st);
-        assert_eq!(back.referrers("root", "a"), [("firewall addrgrp".to_string(), "g".to_string())]);
+        assert_eq!(
+            back.referrers("root", "a"),
+            [("firewall addrgrp".to_string(), "g".to_string())]
+        );
         assert_eq!(back.names("root", "firewall address"), ["a"]);
-        assert_eq!(back.namespace_owner("root", "g").map(|t| t.path), Some("firewall addrgrp"));
+        assert_eq!(
+            back.namespace_owner("root", "g").map(|t| t.path),
+            Some("firewall addrgrp")
+        );
     }
 }
