@@ -906,9 +906,19 @@ impl Shell {
                 &[(name.as_str(), obj)],
                 full,
             ))),
-            Some(Scope::Table { vdom, table }) => Ok(Reply::page(
-                self.read(|st| render_all(st, vdom, table, full)),
-            )),
+            Some(Scope::Table { vdom, table }) => {
+                let rest = &cmd[if full { 2 } else { 1 }..];
+                if let Some(extra) = rest.get(1) {
+                    return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
+                }
+                Ok(Reply::page(self.read(|st| match rest.first() {
+                    Some(n) => match st.object(vdom, table.path, &n.text) {
+                        Some(o) => render_table(table, &[(n.text.as_str(), o)], full),
+                        None => render_table(table, &[], full),
+                    },
+                    None => render_all(st, vdom, table, full),
+                })))
+            }
             _ => Err(CliError::new(ErrorKind::CommandParse, &cmd[0].raw)),
         }
     }
