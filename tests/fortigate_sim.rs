@@ -829,3 +829,85 @@ fn binary_prints_address_and_fingerprint_and_serves() {
     assert_eq!(out, "Hostname: EDGE-1\r\n");
     assert!(saved, "state file not written while running");
 }
+
+fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn netmiko_fortinet_driver_connects_over_group_exchange() {
+    if !python_has("netmiko") {
+        eprintln!(
+            "SKIPPED netmiko_fortinet_driver_connects_over_group_exchange: python3 with netmiko (and paramiko) \
+             is not installed (pip install netmiko)"
+        );
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/fortigate_netmiko.py");
+    for vdom_mode in [false, true] {
+        let profile = Profile {
+            vdom_mode,
+            ..Profile::default()
+        };
+        let sim = start(SimOptions {
+            profile,
+            ..SimOptions::default()
+        })
+        .await;
+        let port = sim.addr.port().to_string();
+        let script = script.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new("python3");
+            cmd.arg(&script).args([port.as_str(), "admin", "admin"]);
+            if vdom_mode {
+                cmd.arg("vdom");
+            }
+            cmd.output().expect("run python3")
+        })
+        .await
+        .expect("join");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "netmiko failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(stdout.trim()).expect("json from the netmiko script");
+        // netmiko's fortinet driver leaves paramiko 5 only group-exchange-sha256.
+        assert_eq!(
+            v["kex"],
+            serde_json::json!(["diffie-hellman-group-exchange-sha256"]),
+            "{v}"
+        );
+        assert_eq!(v["vdoms"], serde_json::json!(vdom_mode));
+        assert_eq!(v["original_output_mode"], "more");
+        assert_eq!(v["status_has_version"], true);
+        assert!(
+            !v["config_out"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Command fail"),
+            "{v}"
+        );
+        assert!(
+            v["shown"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("set subnet 203.0.113.9 255.255.255.255"),
+            "{v}"
+        );
+        let st = sim.state();
+        assert!(
+            st.object("root", "firewall address", "nm-203.0.113.9_32")
+                .is_some()
+        );
+        // netmiko switched paging off for its session and restored it on disconnect.
+        assert_eq!(st.console.output, "more");
+    }
+}

@@ -143,7 +143,7 @@ impl FortiSim {
         state.normalise();
         let host_key = match opts.host_key.take() {
             Some(k) => k,
-            None => ephemeral_host_key()?,
+            None => generate_host_key(),
         };
         let public = host_key.public_key().clone();
         let listener = TcpListener::bind(opts.listen)
@@ -213,10 +213,11 @@ fn server_config(host_key: PrivateKey) -> russh::server::Config {
     }
 }
 
-fn ephemeral_host_key() -> anyhow::Result<PrivateKey> {
+/// A fresh random ed25519 host key (e.g. to start two simulators with different keys).
+pub fn generate_host_key() -> PrivateKey {
     let seed: [u8; 32] = rand::random();
     let pair = russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed);
-    Ok(PrivateKey::from(pair))
+    PrivateKey::from(pair)
 }
 
 async fn accept_loop(
@@ -272,9 +273,17 @@ async fn save_loop(device: Arc<Device>, path: PathBuf, mut stop: watch::Receiver
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         changed.mark_unchanged();
-        let snapshot = device.lock().clone();
-        if let Err(e) = snapshot.save(&path) {
-            tracing::warn!("fortigate sim: {e:#}");
+        // Serialising 50 000 objects takes a while: keep it off the async workers.
+        let (device, path) = (device.clone(), path.clone());
+        let saved = tokio::task::spawn_blocking(move || {
+            let snapshot = device.lock().clone();
+            snapshot.save(&path)
+        })
+        .await;
+        match saved {
+            Ok(Err(e)) => tracing::warn!("fortigate sim: {e:#}"),
+            Err(e) => tracing::warn!("fortigate sim: state writer failed: {e}"),
+            Ok(Ok(())) => {}
         }
     }
 }
