@@ -24,7 +24,7 @@ impl Default for Limits {
         Limits {
             name_length: 79,
             max_members: 600,
-            max_entries: 50_000,
+            max_entries: 100_000,
         }
     }
 }
