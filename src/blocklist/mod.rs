@@ -151,10 +151,10 @@ fn ser_date_opt<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S
 
 /// Today's UTC date; `BLOCKOPS_TODAY=YYYY-MM-DD` pins it (tests, reproducible reviews).
 pub fn today() -> Date {
-    if let Ok(s) = std::env::var("BLOCKOPS_TODAY") {
-        if let Ok(d) = parse_date(&s) {
-            return d;
-        }
+    if let Ok(s) = std::env::var("BLOCKOPS_TODAY")
+        && let Ok(d) = parse_date(&s)
+    {
+        return d;
     }
     time::OffsetDateTime::now_utc().date()
 }
@@ -215,37 +215,39 @@ impl BlocklistFile {
                     continue;
                 }
             };
-            if let Some(k) = r.kind {
-                if k != value.kind() {
-                    let (l, c) = if lines_ok {
-                        locate_in_entry(text, line, "type")
-                    } else {
-                        (0, 0)
-                    };
-                    diags.push(Diagnostic::error(
-                        path,
-                        l,
-                        c,
-                        format!("`{value}` is of type {}, not {k}", value.kind()),
-                    ));
-                    continue;
-                }
+            if let Some(k) = r.kind
+                && k != value.kind()
+            {
+                let (l, c) = if lines_ok {
+                    locate_in_entry(text, line, "type")
+                } else {
+                    (0, 0)
+                };
+                diags.push(Diagnostic::error(
+                    path,
+                    l,
+                    c,
+                    format!("`{value}` is of type {}, not {k}", value.kind()),
+                ));
+                continue;
             }
-            if let Some(c) = &r.comment {
-                if c.len() > MAX_COMMENT || c.chars().any(|ch| ch.is_control() && ch != '\t') {
-                    let (l, col) = if lines_ok {
-                        locate_in_entry(text, line, "comment")
-                    } else {
-                        (0, 0)
-                    };
-                    diags.push(Diagnostic::error(
-                        path,
-                        l,
-                        col,
-                        format!("comment of `{value}` has control characters or is over {MAX_COMMENT} bytes"),
-                    ));
-                    continue;
-                }
+            if let Some(c) = &r.comment
+                && (c.len() > MAX_COMMENT || c.chars().any(|ch| ch.is_control() && ch != '\t'))
+            {
+                let (l, col) = if lines_ok {
+                    locate_in_entry(text, line, "comment")
+                } else {
+                    (0, 0)
+                };
+                diags.push(Diagnostic::error(
+                    path,
+                    l,
+                    col,
+                    format!(
+                        "comment of `{value}` has control characters or is over {MAX_COMMENT} bytes"
+                    ),
+                ));
+                continue;
             }
             if r.malops.len() > MAX_MALOPS
                 || r.malops

@@ -37,11 +37,25 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         diags.extend(check_workspace(ws, src.as_dyn()));
     }
     diags.sort();
-    let errors = diags.0.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = diags.0.iter().filter(|d| d.severity == Severity::Warning).count();
+    let errors = diags
+        .0
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags
+        .0
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     match args.format {
         Format::Json => {
-            let r = Report { schema_version: 1, ok: errors == 0, errors, warnings, problems: &diags };
+            let r = Report {
+                schema_version: 1,
+                ok: errors == 0,
+                errors,
+                warnings,
+                problems: &diags,
+            };
             super::print(&(serde_json::to_string_pretty(&r)? + "\n"))?;
         }
         Format::Text => {
@@ -66,25 +80,39 @@ pub fn check_workspace(ws: &Workspace, src: &dyn gitops::Source) -> Diagnostics 
     let today = today();
     let horizon = today + time::Duration::days(i64::from(ws.config.guardrails.expiry_warning_days));
     for f in &ws.files {
-        if let Ok(Some(text)) = gitops::read_text(src, &f.path) {
-            if let Ok(parsed) = BlocklistFile::parse(&text, &f.path) {
-                if parsed.to_canonical_string() != text {
-                    d.push(Diagnostic::warning(&f.path, 0, 0, "not in canonical form; run `blockops fmt`"));
-                }
-            }
+        if let Ok(Some(text)) = gitops::read_text(src, &f.path)
+            && let Ok(parsed) = BlocklistFile::parse(&text, &f.path)
+            && parsed.to_canonical_string() != text
+        {
+            d.push(Diagnostic::warning(
+                &f.path,
+                0,
+                0,
+                "not in canonical form; run `blockops fmt`",
+            ));
         }
         for e in &f.entries {
-            if let Some(exp) = e.expires {
-                if exp >= today && exp <= horizon {
-                    d.push(Diagnostic::warning(&f.path, e.line, 0, format!("`{}` expires on {}", e.value, format_date(exp))));
-                }
+            if let Some(exp) = e.expires
+                && exp >= today
+                && exp <= horizon
+            {
+                d.push(Diagnostic::warning(
+                    &f.path,
+                    e.line,
+                    0,
+                    format!("`{}` expires on {}", e.value, format_date(exp)),
+                ));
             }
         }
     }
     d.extend(ws.cross_file_duplicates());
     let eff = ws.effective(today);
     for x in &eff.dropped {
-        let sev = if x.why.rule == "expired" { Severity::Info } else { Severity::Warning };
+        let sev = if x.why.rule == "expired" {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
         d.push(Diagnostic {
             severity: sev,
             file: x.file.clone(),
@@ -94,7 +122,11 @@ pub fn check_workspace(ws: &Workspace, src: &dyn gitops::Source) -> Diagnostics 
         });
     }
     let cfg_path = "blockops.yaml";
-    let mut targets: Vec<(String, crate::config::RenderConfig, Option<&crate::config::Target>)> = ws
+    let mut targets: Vec<(
+        String,
+        crate::config::RenderConfig,
+        Option<&crate::config::Target>,
+    )> = ws
         .config
         .targets
         .iter()
@@ -107,17 +139,35 @@ pub fn check_workspace(ws: &Workspace, src: &dyn gitops::Source) -> Diagnostics 
         let desired = match render::desired_with(&rc, &eff, &name, t.and_then(|t| t.vdom.clone())) {
             Ok(x) => x,
             Err(e) => {
-                d.push(Diagnostic::error(cfg_path, 0, 0, format!("target `{name}`: {e:#}")));
+                d.push(Diagnostic::error(
+                    cfg_path,
+                    0,
+                    0,
+                    format!("target `{name}`: {e:#}"),
+                ));
                 continue;
             }
         };
-        if let Err(e) = ws.templates.render("full.j2", &desired, &rc, minijinja::Value::UNDEFINED) {
-            d.push(Diagnostic::error(render::TEMPLATE_DIR, 0, 0, format!("target `{name}`: template does not render: {e:#}")));
+        if let Err(e) = ws
+            .templates
+            .render("full.j2", &desired, &rc, minijinja::Value::UNDEFINED)
+        {
+            d.push(Diagnostic::error(
+                render::TEMPLATE_DIR,
+                0,
+                0,
+                format!("target `{name}`: template does not render: {e:#}"),
+            ));
         }
         if let Some(max) = t.and_then(|t| t.max_addresses) {
             let n = desired.addresses.len().max(desired.addresses6.len());
             if n > max {
-                d.push(Diagnostic::error(cfg_path, 0, 0, format!("target `{name}`: {n} address objects exceed max_addresses {max}")));
+                d.push(Diagnostic::error(
+                    cfg_path,
+                    0,
+                    0,
+                    format!("target `{name}`: {n} address objects exceed max_addresses {max}"),
+                ));
             }
         }
     }

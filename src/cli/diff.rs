@@ -42,11 +42,20 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         DiffFormat::Text => colorize(&diff::to_text(&report), ctx.color()),
     };
     super::print(&text)?;
-    Ok(if args.exit_code && report.has_changes() { Outcome::Changes } else { Outcome::Ok })
+    Ok(if args.exit_code && report.has_changes() {
+        Outcome::Changes
+    } else {
+        Outcome::Ok
+    })
 }
 
 /// HEAD~1 (or HEAD for the work tree); the empty repository when there is no such commit.
-fn default_base(ctx: &Ctx, repo: Option<&git2::Repository>, head_rev: &str, head: &Workspace) -> anyhow::Result<Workspace> {
+fn default_base(
+    ctx: &Ctx,
+    repo: Option<&git2::Repository>,
+    head_rev: &str,
+    head: &Workspace,
+) -> anyhow::Result<Workspace> {
     let Some(repo) = repo else {
         return Ok(Workspace::empty(&head.config));
     };

@@ -64,16 +64,22 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate config, blocklists, allowlist, templates and device limits; list every problem.
-    #[command(after_help = "Examples:\n  blockops check\n  blockops check --format json\n  blockops check --rev HEAD~1")]
+    #[command(
+        after_help = "Examples:\n  blockops check\n  blockops check --format json\n  blockops check --rev HEAD~1"
+    )]
     Check(check::Args),
     /// Rewrite blocklist files in canonical form (or, with --check, fail if they are not).
     #[command(after_help = "Examples:\n  blockops fmt\n  blockops fmt --check")]
     Fmt(fmt::Args),
     /// Render the full desired-state FortiOS script per target (or threat-feed files).
-    #[command(after_help = "Examples:\n  blockops render\n  blockops render --target fw-edge-1 --out build/\n  blockops render --rev HEAD~1 --format feed --out feeds/")]
+    #[command(
+        after_help = "Examples:\n  blockops render\n  blockops render --target fw-edge-1 --out build/\n  blockops render --rev HEAD~1 --format feed --out feeds/"
+    )]
     Render(render::Args),
     /// Indicator-level and script-level diff between two revisions.
-    #[command(after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code")]
+    #[command(
+        after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code"
+    )]
     Diff(diff::Args),
     /// Run a simulator (FortiGate over SSH) for tests, demos and CI.
     #[command(subcommand)]
@@ -136,7 +142,9 @@ impl Ctx {
         match self.global.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         }
     }
 
@@ -161,7 +169,11 @@ impl Ctx {
 
 /// Turn load problems into one error listing them all.
 pub fn diag_error(d: Diagnostics, rev: &str) -> anyhow::Error {
-    let at = if rev == "WORKTREE" { String::new() } else { format!(" at {rev}") };
+    let at = if rev == "WORKTREE" {
+        String::new()
+    } else {
+        format!(" at {rev}")
+    };
     let n = d.errors().count();
     anyhow::anyhow!("{n} problem(s) in the repository{at}:\n{d}")
 }

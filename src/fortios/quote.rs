@@ -28,7 +28,7 @@ pub fn clean(s: &str) -> String {
             '?' => Some('.'),
             '\n' | '\r' | '\t' => Some(' '),
             c if c.is_control() => None,
-            c if matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}') => None,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' => None,
             c => Some(c),
         })
         .collect()

@@ -118,7 +118,12 @@ fn targets(base: &Workspace, head: &Workspace) -> Vec<(String, Option<Target>, O
 }
 
 /// Render one side for one target (empty string when the target does not exist there).
-fn side_script(ws: &Workspace, eff: &crate::workspace::Effective<'_>, t: Option<&Target>, preview: bool) -> anyhow::Result<String> {
+fn side_script(
+    ws: &Workspace,
+    eff: &crate::workspace::Effective<'_>,
+    t: Option<&Target>,
+    preview: bool,
+) -> anyhow::Result<String> {
     match t {
         Some(t) => {
             let d = render::desired(ws, eff, t)?;
@@ -127,7 +132,8 @@ fn side_script(ws: &Workspace, eff: &crate::workspace::Effective<'_>, t: Option<
         None if preview => {
             let rc: RenderConfig = ws.config.render.clone();
             let d = render::desired_with(&rc, eff, "default", None)?;
-            ws.templates.render("full.j2", &d, &rc, minijinja::Value::UNDEFINED)
+            ws.templates
+                .render("full.j2", &d, &rc, minijinja::Value::UNDEFINED)
         }
         None => Ok(String::new()),
     }
@@ -147,7 +153,12 @@ pub fn compute(base: &Workspace, head: &Workspace, today: Date) -> anyhow::Resul
         let empty = crate::blocklist::BlocklistFile::empty(path);
         let a = base.files.iter().find(|f| f.path == path).unwrap_or(&empty);
         let b = head.files.iter().find(|f| f.path == path).unwrap_or(&empty);
-        let mut fd = FileDiff { path: path.into(), added: Vec::new(), removed: Vec::new(), changed: Vec::new() };
+        let mut fd = FileDiff {
+            path: path.into(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+        };
         // Both lists are sorted by value: merge-walk them.
         let (mut i, mut j) = (0, 0);
         while i < a.entries.len() || j < b.entries.len() {
@@ -190,7 +201,11 @@ pub fn compute(base: &Workspace, head: &Workspace, today: Date) -> anyhow::Resul
     let eff_b = head.effective(today);
     let set_a: BTreeSet<String> = eff_a.blocked.iter().map(|b| b.value.to_string()).collect();
     let set_b: BTreeSet<String> = eff_b.blocked.iter().map(|b| b.value.to_string()).collect();
-    let dropped_a: BTreeSet<(&str, &str)> = eff_a.dropped.iter().map(|d| (d.value.as_str(), d.why.rule)).collect();
+    let dropped_a: BTreeSet<(&str, &str)> = eff_a
+        .dropped
+        .iter()
+        .map(|d| (d.value.as_str(), d.why.rule))
+        .collect();
     let newly_dropped: Vec<DroppedEntry> = eff_b
         .dropped
         .iter()
@@ -202,7 +217,12 @@ pub fn compute(base: &Workspace, head: &Workspace, today: Date) -> anyhow::Resul
         let preview = ta.is_none() && tb.is_none();
         let sa = side_script(base, &eff_a, ta.as_ref(), preview)?;
         let sb = side_script(head, &eff_b, tb.as_ref(), preview)?;
-        let (script_diff, plus, minus) = unified(&sa, &sb, &format!("a/{name}.conf"), &format!("b/{name}.conf"));
+        let (script_diff, plus, minus) = unified(
+            &sa,
+            &sb,
+            &format!("a/{name}.conf"),
+            &format!("b/{name}.conf"),
+        );
         summary.script_lines_added += plus;
         summary.script_lines_removed += minus;
         out_targets.push(TargetDiff {
@@ -215,8 +235,20 @@ pub fn compute(base: &Workspace, head: &Workspace, today: Date) -> anyhow::Resul
             script_diff,
         });
     }
-    summary.has_changes = summary.added + summary.removed + summary.changed + summary.script_lines_added + summary.script_lines_removed > 0;
-    Ok(DiffReport { schema_version: SCHEMA_VERSION, base: base.label.clone(), head: head.label.clone(), summary, files, targets: out_targets })
+    summary.has_changes = summary.added
+        + summary.removed
+        + summary.changed
+        + summary.script_lines_added
+        + summary.script_lines_removed
+        > 0;
+    Ok(DiffReport {
+        schema_version: SCHEMA_VERSION,
+        base: base.label.clone(),
+        head: head.label.clone(),
+        summary,
+        files,
+        targets: out_targets,
+    })
 }
 
 /// Unified diff plus counts of added and removed lines.
@@ -224,7 +256,10 @@ pub fn unified(a: &str, b: &str, name_a: &str, name_b: &str) -> (String, usize, 
     if a == b {
         return (String::new(), 0, 0);
     }
-    let diff = TextDiff::configure().algorithm(Algorithm::Myers).timeout(Duration::from_secs(10)).diff_lines(a, b);
+    let diff = TextDiff::configure()
+        .algorithm(Algorithm::Myers)
+        .timeout(Duration::from_secs(10))
+        .diff_lines(a, b);
     let (mut plus, mut minus) = (0, 0);
     for op in diff.ops() {
         for change in diff.iter_changes(op) {
@@ -235,7 +270,11 @@ pub fn unified(a: &str, b: &str, name_a: &str, name_b: &str) -> (String, usize, 
             }
         }
     }
-    let text = diff.unified_diff().context_radius(3).header(name_a, name_b).to_string();
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(name_a, name_b)
+        .to_string();
     (text, plus, minus)
 }
 
@@ -246,7 +285,11 @@ fn entry_line(e: &Entry) -> String {
         let _ = write!(s, " sources={}", src.join(","));
     }
     if !e.malops.is_empty() {
-        let _ = write!(s, " malops={}", e.malops.iter().cloned().collect::<Vec<_>>().join(","));
+        let _ = write!(
+            s,
+            " malops={}",
+            e.malops.iter().cloned().collect::<Vec<_>>().join(",")
+        );
     }
     if let Some(d) = e.first_seen {
         let _ = write!(s, " first_seen={}", crate::blocklist::format_date(d));
@@ -261,7 +304,11 @@ fn entry_line(e: &Entry) -> String {
 pub fn to_text(r: &DiffReport) -> String {
     let mut out = String::new();
     let s = &r.summary;
-    let _ = writeln!(out, "blockops diff {} -> {}: +{} -{} ~{} entries", r.base, r.head, s.added, s.removed, s.changed);
+    let _ = writeln!(
+        out,
+        "blockops diff {} -> {}: +{} -{} ~{} entries",
+        r.base, r.head, s.added, s.removed, s.changed
+    );
     for f in &r.files {
         if f.added.is_empty() && f.removed.is_empty() && f.changed.is_empty() {
             continue;
@@ -288,7 +335,11 @@ pub fn to_text(r: &DiffReport) -> String {
             t.script_lines_removed
         );
         for d in &t.newly_dropped {
-            let _ = writeln!(out, "  dropped {} ({}:{}): {}", d.value, d.file, d.line, d.why);
+            let _ = writeln!(
+                out,
+                "  dropped {} ({}:{}): {}",
+                d.value, d.file, d.line, d.why
+            );
         }
         if !t.script_diff.is_empty() {
             out.push_str(&t.script_diff);
@@ -305,7 +356,11 @@ pub fn to_markdown(r: &DiffReport) -> String {
     let s = &r.summary;
     let mut out = String::new();
     if !s.has_changes {
-        let _ = writeln!(out, "### blockops: no changes\n\n`{}` → `{}`: the blocklists render to identical scripts.", r.base, r.head);
+        let _ = writeln!(
+            out,
+            "### blockops: no changes\n\n`{}` → `{}`: the blocklists render to identical scripts.",
+            r.base, r.head
+        );
         return out;
     }
     let _ = writeln!(
@@ -315,7 +370,14 @@ pub fn to_markdown(r: &DiffReport) -> String {
     );
     out.push_str("| | added | removed | changed |\n|---|---:|---:|---:|\n");
     for f in &r.files {
-        let _ = writeln!(out, "| `{}` | {} | {} | {} |", f.path, f.added.len(), f.removed.len(), f.changed.len());
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            f.path,
+            f.added.len(),
+            f.removed.len(),
+            f.changed.len()
+        );
     }
     for t in &r.targets {
         let _ = writeln!(
@@ -349,7 +411,11 @@ pub fn to_markdown(r: &DiffReport) -> String {
             }
         }
     }
-    let mut dropped: Vec<&DroppedEntry> = r.targets.first().map(|t| t.newly_dropped.iter().collect()).unwrap_or_default();
+    let mut dropped: Vec<&DroppedEntry> = r
+        .targets
+        .first()
+        .map(|t| t.newly_dropped.iter().collect())
+        .unwrap_or_default();
     dropped.dedup_by(|a, b| a.value == b.value && a.file == b.file);
     if !dropped.is_empty() {
         let _ = writeln!(lists, "\n**Dropped by guardrails**\n");
@@ -362,7 +428,10 @@ pub fn to_markdown(r: &DiffReport) -> String {
         if t.script_diff.is_empty() {
             continue;
         }
-        let head = format!("\n<details><summary>Script diff for <code>{}</code> (+{} −{})</summary>\n\n```diff\n", t.name, t.script_lines_added, t.script_lines_removed);
+        let head = format!(
+            "\n<details><summary>Script diff for <code>{}</code> (+{} −{})</summary>\n\n```diff\n",
+            t.name, t.script_lines_added, t.script_lines_removed
+        );
         let tail = "```\n\n</details>\n";
         let room = MARKDOWN_LIMIT.saturating_sub(out.len() + head.len() + tail.len() + 200);
         out.push_str(&head);
@@ -371,7 +440,11 @@ pub fn to_markdown(r: &DiffReport) -> String {
         } else {
             let cut = floor_line(&t.script_diff, room);
             out.push_str(&t.script_diff[..cut]);
-            let _ = writeln!(out, "... ({} more characters cut; run `blockops diff` locally for the rest)", t.script_diff.len() - cut);
+            let _ = writeln!(
+                out,
+                "... ({} more characters cut; run `blockops diff` locally for the rest)",
+                t.script_diff.len() - cut
+            );
         }
         out.push_str(tail);
     }
@@ -385,7 +458,10 @@ fn push_capped(out: &mut String, text: &str) {
     } else {
         let cut = floor_line(text, room);
         out.push_str(&text[..cut]);
-        let _ = writeln!(out, "\n_… list cut at {MARKDOWN_LIMIT} characters; run `blockops diff` for the full list._");
+        let _ = writeln!(
+            out,
+            "\n_… list cut at {MARKDOWN_LIMIT} characters; run `blockops diff` for the full list._"
+        );
     }
 }
 
