@@ -206,7 +206,8 @@ impl Shell {
             Ok(r) => r,
             Err(e) => e.into(),
         };
-        if let Some(pipe) = pipe {
+        // Errors are not filtered by a pipe, so a `| grep` never hides a failure.
+        if let Some(pipe) = pipe.filter(|_| !reply.failed) {
             match grep(pipe, &reply.lines) {
                 Ok(lines) => reply.lines = lines,
                 Err(e) => return e.into(),
@@ -417,6 +418,10 @@ impl Shell {
                 };
                 if lexer::keyword(&second.text, &["console"]).is_none() || !self.global_ctx() {
                     return Err(CliError::new(ErrorKind::CommandParse, &second.raw));
+                }
+                if self.tx.is_some() {
+                    // FortiOS refuses console settings inside a workspace transaction.
+                    return Err(CliError::new(ErrorKind::NotInTransaction, &second.raw));
                 }
                 let console = self.read(|st| st.console.clone());
                 self.stack.push(Scope::Console(console));
@@ -1500,6 +1505,68 @@ mod tests {
         assert!(
             out.contains(&r#"        set comment "say \"hi\" \\o/""#.to_string()),
             "{out:?}"
+        );
+    }
+
+    #[test]
+    fn grep_never_hides_a_failure() {
+        let mut sh = shell(false);
+        let out = run(&mut sh, &["show firewall nonsense | grep zzz"]);
+        assert_eq!(
+            out,
+            [
+                "command parse error before 'nonsense'",
+                "Command fail. Return code -61"
+            ]
+        );
+    }
+
+    #[test]
+    fn console_cannot_change_inside_a_transaction() {
+        let mut sh = shell(false);
+        run(&mut sh, &["execute config-transaction start"]);
+        let out = run(&mut sh, &["config system console"]);
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -1")
+        );
+        run(&mut sh, &["execute config-transaction abort"]);
+        assert!(run(&mut sh, &["config system console"]).is_empty());
+        assert_eq!(sh.prompt(), "FGT (console) # ");
+    }
+
+    #[test]
+    fn rename_moves_references_and_purge_respects_them() {
+        let mut sh = shell(false);
+        run(
+            &mut sh,
+            &[
+                "config firewall address",
+                "edit a",
+                "next",
+                "end",
+                "config firewall addrgrp",
+                "edit g",
+                "set member a",
+                "end",
+            ],
+        );
+        run(&mut sh, &["config firewall address", "rename a to b"]);
+        let out = run(&mut sh, &["purge"]);
+        assert_eq!(out[0], "The entry is used by other 1 entries");
+        run(&mut sh, &["end"]);
+        let out = run(&mut sh, &["show firewall addrgrp g | grep member"]);
+        assert_eq!(out, ["        set member \"b\""]);
+        let out = run(&mut sh, &["show firewall addrgrp | grep -f member"]);
+        assert_eq!(
+            out,
+            [
+                "config firewall addrgrp",
+                "    edit \"g\"",
+                "        set member \"b\" <---",
+                "    next",
+                "end"
+            ]
         );
     }
 }
