@@ -911,3 +911,58 @@ async fn netmiko_fortinet_driver_connects_over_group_exchange() {
         assert_eq!(st.console.output, "more");
     }
 }
+
+#[test]
+fn binary_uses_the_given_host_key_and_authorized_keys() {
+    if !have("ssh-keygen") {
+        eprintln!(
+            "SKIPPED binary_uses_the_given_host_key_and_authorized_keys: ssh-keygen not installed"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = keygen(dir.path());
+    let listed = Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(host.with_extension("pub"))
+        .output()
+        .expect("ssh-keygen -l");
+    let expected = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(expected.starts_with("SHA256:"), "{expected}");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("blockops"))
+        .args(["sim", "fortigate", "--listen", "127.0.0.1:0", "--host-key"])
+        .arg(&host)
+        .arg("--authorized-key")
+        .arg(host.with_extension("pub"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn blockops");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let _listen = lines.next();
+    let fp = lines.next().and_then(Result::ok).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(fp, format!("host key {expected}"));
+    // A malformed authorized key file is an operator error, reported with its path.
+    let bad = dir.path().join("bad.pub");
+    std::fs::write(&bad, "not a key\n").expect("write");
+    let out = Command::new(assert_cmd::cargo::cargo_bin("blockops"))
+        .args([
+            "sim",
+            "fortigate",
+            "--listen",
+            "127.0.0.1:0",
+            "--authorized-key",
+        ])
+        .arg(&bad)
+        .output()
+        .expect("run blockops");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.pub:1: not an OpenSSH public key"));
+}

@@ -1052,7 +1052,8 @@ impl Shell {
         };
         if !self.device.profile.vdom_mode {
             if self.stack.is_empty() {
-                let mut out = render_console(&st.console, full);
+                let mut out = vec![self.config_version_header()];
+                out.extend(render_console(&st.console, full));
                 out.extend(vdom_tables("root"));
                 return out;
             }
@@ -1062,7 +1063,7 @@ impl Shell {
             Some(Scope::Vdom(v)) => vdom_tables(v),
             Some(Scope::Global) => render_console(&st.console, full),
             _ => {
-                let mut out = vec!["config global".to_string()];
+                let mut out = vec![self.config_version_header(), "config global".to_string()];
                 out.extend(render_console(&st.console, full));
                 out.push("end".into());
                 out.push("config vdom".into());
@@ -1075,6 +1076,12 @@ impl Shell {
                 out
             }
         }
+    }
+
+    /// First line of a whole-configuration `show`, as on a real unit.
+    fn config_version_header(&self) -> String {
+        let vdom = u8::from(self.device.profile.vdom_mode);
+        format!("#config-version=FGVM64-7.4.8-FW-build2795-250523:opmode=0:vdom={vdom}:user=admin")
     }
 
     fn system_status(&self) -> Vec<String> {
