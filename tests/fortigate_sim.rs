@@ -558,6 +558,34 @@ async fn faults_drop_the_connection_and_fail_matching_lines() {
 }
 
 #[tokio::test]
+async fn reply_delay_and_debug_cli_codes() {
+    let sim = start(SimOptions::default()).await;
+    let mut t = shell(&sim).await;
+    sim.set_reply_delay(Some(Duration::from_millis(300)));
+    let started = std::time::Instant::now();
+    t.cmd("get system status | grep Hostname", "FGT # ").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "reply was not delayed"
+    );
+    sim.clear_faults();
+    t.cmd("diagnose debug cli 8", "FGT # ").await;
+    let out = t.cmd("config firewall addrgrp", "FGT (addrgrp) # ").await;
+    assert_eq!(out, "0: config firewall addrgrp\r\n");
+    sim.fail_lines(FailRule {
+        pattern: "edit".into(),
+        code: -4,
+        message: "Maximum number of entries has been reached".into(),
+        times: None,
+    });
+    let out = t.cmd("edit g", "FGT (addrgrp) # ").await;
+    assert_eq!(
+        out,
+        "Maximum number of entries has been reached\r\nCommand fail. Return code -4\r\n-4: edit g\r\n"
+    );
+}
+
+#[tokio::test]
 async fn config_transaction_commits_or_discards() {
     let sim = start(SimOptions::default()).await;
     let mut t = shell(&sim).await;

@@ -91,6 +91,8 @@ struct Faults {
     /// Drop the connection on this global received-line number; `true` = after executing it.
     drop_at: Option<(u64, bool)>,
     rules: Vec<FailRule>,
+    /// Wait this long before answering each line.
+    reply_delay: Option<std::time::Duration>,
 }
 
 /// State shared by every connection of one simulator.
@@ -102,6 +104,14 @@ pub struct Inner {
 }
 
 impl Inner {
+    /// Injected latency before each reply.
+    pub(crate) fn reply_delay(&self) -> Option<std::time::Duration> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reply_delay
+    }
+
     /// The failure to answer for received line number `n`, and whether to drop the connection
     /// (`Some(false)` before executing it, `Some(true)` after).
     pub(crate) fn faults_for(&self, line: &str, n: u64) -> (Option<CliError>, Option<bool>) {
@@ -350,6 +360,12 @@ impl SimHandle {
     /// Fail lines containing `pattern` with `message` and return code `code`.
     pub fn fail_lines(&self, rule: FailRule) {
         self.faults().rules.push(rule);
+    }
+
+    /// Delay every reply to a command line by `delay` (`None` = answer immediately); for
+    /// read-timeout tests.
+    pub fn set_reply_delay(&self, delay: Option<std::time::Duration>) {
+        self.faults().reply_delay = delay;
     }
 
     /// Remove every injected fault.

@@ -95,6 +95,8 @@ pub struct Reply {
     pub exit: bool,
     /// The command failed (output ends with `Command fail. Return code N`).
     pub failed: bool,
+    /// FortiOS return code: 0 on success.
+    pub code: i32,
 }
 
 impl Reply {
@@ -118,6 +120,7 @@ impl From<CliError> for Reply {
         Reply {
             lines: e.lines(),
             failed: true,
+            code: e.code(),
             ..Reply::default()
         }
     }
@@ -150,6 +153,8 @@ pub struct Shell {
     stack: Vec<Scope>,
     /// Staged configuration of an open `execute config-transaction`.
     tx: Option<DeviceState>,
+    /// `diagnose debug cli <level>`; at 8 every command is followed by `<code>: <command>`.
+    debug_cli: u32,
 }
 
 const GET_WIDTH: usize = 20;
@@ -161,6 +166,7 @@ impl Shell {
             device,
             stack: Vec::new(),
             tx: None,
+            debug_cli: 0,
         }
     }
 
@@ -191,6 +197,19 @@ impl Shell {
 
     /// Run one command line.
     pub fn execute(&mut self, line: &str) -> Reply {
+        let mut reply = self.execute_inner(line);
+        self.annotate(line, &mut reply);
+        reply
+    }
+
+    /// Append the `<code>: <command>` line that `diagnose debug cli 8` asks for.
+    pub fn annotate(&self, line: &str, reply: &mut Reply) {
+        if self.debug_cli >= 8 && !line.trim().is_empty() {
+            reply.lines.push(format!("{}: {}", reply.code, line.trim()));
+        }
+    }
+
+    fn execute_inner(&mut self, line: &str) -> Reply {
         let tokens = match lexer::tokenize(line) {
             Ok(t) => t,
             Err(e) => return CliError::new(ErrorKind::CommandParse, e.0).into(),
@@ -354,7 +373,7 @@ impl Shell {
                 }
             }
             None | Some(Scope::Vdom(_)) | Some(Scope::Global) => {
-                let mut verbs = vec!["config", "show", "get", "execute", "exit"];
+                let mut verbs = vec!["config", "show", "get", "execute", "diagnose", "exit"];
                 if !self.stack.is_empty() {
                     verbs.extend(["end", "abort", "next"]);
                 }
@@ -365,6 +384,7 @@ impl Shell {
                     "show" => self.show_path(cmd),
                     "get" => self.get_path(cmd),
                     "execute" => self.execute_cmd(cmd),
+                    "diagnose" => self.diagnose(cmd),
                     "exit" => Ok(Reply {
                         exit: true,
                         ..Reply::default()
@@ -444,6 +464,29 @@ impl Shell {
                 self.stack.push(Scope::Table { vdom, table });
                 Ok(Reply::default())
             }
+        }
+    }
+
+    /// `diagnose debug cli <0-8>` and `diagnose debug enable|disable` (accepted, no effect).
+    fn diagnose(&mut self, cmd: &[Token]) -> Res {
+        let word = |i: usize| cmd.get(i).map(|t| t.text.as_str()).unwrap_or("");
+        let raw = |i: usize| cmd.get(i).map_or(cmd[0].raw.as_str(), |t| t.raw.as_str());
+        if lexer::keyword(word(1), &["debug"]).is_none() {
+            return Err(CliError::new(ErrorKind::CommandParse, raw(1)));
+        }
+        match lexer::keyword(word(2), &["cli", "enable", "disable"]) {
+            Some("cli") => {
+                let level = word(3)
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| *l <= 8)
+                    .ok_or_else(|| CliError::new(ErrorKind::InvalidValue, raw(3)))?;
+                self.debug_cli = level;
+                Ok(Reply::default())
+            }
+            Some(_) => Ok(Reply::default()),
+            None if cmd.len() < 3 => Err(CliError::new(ErrorKind::Incomplete, raw(1))),
+            None => Err(CliError::new(ErrorKind::CommandParse, raw(2))),
         }
     }
 
@@ -1573,6 +1616,34 @@ mod tests {
                 "        set member \"b\" <---",
                 "    next",
                 "end"
+            ]
+        );
+    }
+
+    #[test]
+    fn debug_cli_8_prints_codes_per_line() {
+        let mut sh = shell(false);
+        run(&mut sh, &["diagnose debug cli 8"]);
+        let out = run(
+            &mut sh,
+            &[
+                "config firewall address",
+                "edit x",
+                "set subnet 1.2.3.999/32",
+                "abort",
+                "end",
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                "0: config firewall address",
+                "0: edit x",
+                "value parse error before '1.2.3.999/32'",
+                "Command fail. Return code -8",
+                "-8: set subnet 1.2.3.999/32",
+                "0: abort",
+                "0: end",
             ]
         );
     }

@@ -162,7 +162,11 @@ impl Term {
             return Step::Drop;
         }
         let reply = match fail {
-            Some(e) => Reply::from(e),
+            Some(e) => {
+                let mut r = Reply::from(e);
+                self.shell.annotate(line, &mut r);
+                r
+            }
             None => self.shell.execute(line),
         };
         if drop == Some(true) {
@@ -360,6 +364,11 @@ impl russh::server::Handler for Conn {
         };
         let mut out = Vec::new();
         let step = t.feed(&inner, data, &mut out);
+        if let Some(delay) = inner.reply_delay()
+            && out.windows(2).any(|w| w == b"\r\n")
+        {
+            tokio::time::sleep(delay).await;
+        }
         match step {
             Step::Drop => return Err(russh::Error::Disconnect),
             Step::Exit => {
