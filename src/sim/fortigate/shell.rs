@@ -451,16 +451,13 @@ impl Shell {
                 let Some(second) = cmd.get(2) else {
                     return Err(CliError::new(ErrorKind::Incomplete, &first.raw));
                 };
-                let names: Vec<&str> = schema::TABLES.iter().map(|t| t.scope_name()).collect();
-                let (Some(name), Some(vdom)) = (lexer::keyword(&second.text, &names), self.vdom())
-                else {
+                let (table, used) = self.firewall_table(&cmd[2..])?;
+                let Some(vdom) = self.vdom() else {
                     return Err(CliError::new(ErrorKind::CommandParse, &second.raw));
                 };
-                if let Some(extra) = cmd.get(3) {
+                if let Some(extra) = cmd.get(2 + used) {
                     return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
                 }
-                let table = schema::table(&format!("firewall {name}"))
-                    .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &second.raw))?;
                 self.stack.push(Scope::Table { vdom, table });
                 Ok(Reply::default())
             }
@@ -566,7 +563,7 @@ impl Shell {
             if let Some(o) = st.object(&vdom, table.path, &name) {
                 return Ok(Some(o.clone()));
             }
-            if st.namespace_owner(&vdom, &name).is_some() {
+            if st.namespace_owner(&vdom, table, &name).is_some() {
                 return Err(CliError::new(ErrorKind::Duplicate, &name_tok.raw));
             }
             if st.count(&vdom, table.path) >= limits.max_entries {
@@ -603,7 +600,7 @@ impl Shell {
         let (exists, refs) = self.read(|st| {
             (
                 st.object(&vdom, table.path, &name).is_some(),
-                st.referrers(&vdom, &name).len(),
+                st.referrers(&vdom, table.path, &name).len(),
             )
         });
         if !exists {
@@ -645,7 +642,7 @@ impl Shell {
         let (exists, taken) = self.read(|st| {
             (
                 st.object(&vdom, table.path, &old).is_some(),
-                st.namespace_owner(&vdom, &new).is_some(),
+                st.namespace_owner(&vdom, table, &new).is_some(),
             )
         });
         if !exists {
@@ -664,7 +661,15 @@ impl Shell {
                 t.insert(new.clone(), o);
             }
             // References follow the rename, as FortiOS's cmdb does.
-            for t in v.tables.values_mut() {
+            let referencing = schema::TABLES.iter().filter(|g| {
+                g.fields.iter().any(
+                    |f| matches!(f.kind, Kind::Members { sources } if sources.contains(&table.path)),
+                )
+            });
+            for g in referencing {
+                let Some(t) = v.tables.get_mut(g.path) else {
+                    continue;
+                };
                 for o in t.values_mut() {
                     if let Some(Value::List(members)) = o.fields.get_mut("member") {
                         for m in members.iter_mut().filter(|m| **m == old) {
@@ -684,7 +689,7 @@ impl Shell {
         let used = self.read(|st| {
             st.names(&vdom, table.path)
                 .into_iter()
-                .map(|n| st.referrers(&vdom, &n).len())
+                .map(|n| st.referrers(&vdom, table.path, &n).len())
                 .sum::<usize>()
         });
         if used > 0 {
@@ -1069,20 +1074,30 @@ impl Shell {
                 _ => Err(CliError::new(ErrorKind::CommandParse, &b.raw)),
             };
         }
-        let names: Vec<&str> = schema::TABLES.iter().map(|t| t.scope_name()).collect();
-        let (Some(n), Some(vdom)) = (lexer::keyword(&b.text, &names), self.vdom()) else {
+        let (table, used) = self.firewall_table(&rest[1..])?;
+        let Some(vdom) = self.vdom() else {
             return Err(CliError::new(ErrorKind::CommandParse, &b.raw));
         };
-        let table = schema::table(&format!("firewall {n}"))
-            .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &b.raw))?;
-        if let Some(extra) = rest.get(3) {
+        if let Some(extra) = rest.get(2 + used) {
             return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
         }
         Ok(Path::Table(
             table,
             vdom,
-            rest.get(2).map(|t| t.text.clone()),
+            rest.get(1 + used).map(|t| t.text.clone()),
         ))
+    }
+
+    /// The table named by the words after `firewall`, and how many words it took.
+    fn firewall_table(&self, toks: &[Token]) -> Result<(&'static TableSchema, usize), CliError> {
+        let words: Vec<&str> = toks.iter().map(|t| t.text.as_str()).collect();
+        schema::resolve_firewall_table(&words).map_err(|i| match toks.get(i) {
+            Some(t) => CliError::new(ErrorKind::CommandParse, &t.raw),
+            None => CliError::new(
+                ErrorKind::Incomplete,
+                toks.last().map_or("firewall", |t| t.raw.as_str()),
+            ),
+        })
     }
 
     /// The whole configuration visible from the current scope.
@@ -1645,6 +1660,34 @@ mod tests {
                 "0: abort",
                 "0: end",
             ]
+        );
+    }
+
+    #[test]
+    fn wildcard_fqdn_tables_have_their_own_namespace() {
+        let mut sh = shell(false);
+        run(&mut sh, &["config firewall address", "edit w", "end"]);
+        run(&mut sh, &["conf fire wildcard-fqdn cust"]);
+        assert_eq!(sh.prompt(), "FGT (custom) # ");
+        run(
+            &mut sh,
+            &["edit w", "set wildcard-fqdn \"*.example.com\"", "end"],
+        );
+        run(&mut sh, &["config firewall wildcard-fqdn group", "edit wg"]);
+        assert!(
+            run(&mut sh, &["set member nope"])
+                .contains(&"Command fail. Return code -3".to_string())
+        );
+        assert!(run(&mut sh, &["set member w", "end"]).is_empty());
+        let out = run(&mut sh, &["show firewall wildcard-fqdn custom w"]);
+        assert_eq!(out[0], "config firewall wildcard-fqdn custom");
+        assert_eq!(out[3], "        set wildcard-fqdn \"*.example.com\"");
+        // The address `w` is not used by the wildcard group, so it can go.
+        assert!(run(&mut sh, &["config firewall address", "delete w", "end"]).is_empty());
+        let out = run(&mut sh, &["config firewall wildcard-fqdn"]);
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -160")
         );
     }
 }
