@@ -75,6 +75,9 @@ enum Step {
 impl Term {
     /// Feed received bytes; append what to send back to `out`.
     fn feed(&mut self, inner: &Inner, data: &[u8], out: &mut Vec<u8>) -> Step {
+        // `\r\n` counts as one line end only within one packet: netmiko sends `a\r` to accept
+        // the banner and later a lone `\n` that must produce a fresh prompt.
+        self.last_cr = false;
         for &b in data {
             match &mut self.mode {
                 Mode::Banner => {
