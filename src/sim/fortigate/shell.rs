@@ -221,6 +221,9 @@ impl Shell {
             Some(i) => (&tokens[..i], Some(&tokens[i + 1..])),
             None => (&tokens[..], None),
         };
+        if cmd.is_empty() {
+            return CliError::new(ErrorKind::CommandParse, "|").into();
+        }
         let mut reply = match self.dispatch(cmd) {
             Ok(r) => r,
             Err(e) => e.into(),
@@ -1689,5 +1692,90 @@ mod tests {
             out.last().map(String::as_str),
             Some("Command fail. Return code -160")
         );
+    }
+
+    #[test]
+    fn random_input_never_panics_and_keeps_a_prompt() {
+        let words = [
+            "config",
+            "firewall",
+            "address",
+            "address6",
+            "addrgrp",
+            "addrgrp6",
+            "wildcard-fqdn",
+            "custom",
+            "group",
+            "edit",
+            "set",
+            "unset",
+            "append",
+            "unselect",
+            "member",
+            "subnet",
+            "ip6",
+            "type",
+            "fqdn",
+            "comment",
+            "next",
+            "end",
+            "abort",
+            "show",
+            "get",
+            "full-configuration",
+            "delete",
+            "rename",
+            "to",
+            "purge",
+            "a",
+            "b",
+            "g",
+            "1.2.3.4/32",
+            "::1",
+            "|",
+            "grep",
+            "-f",
+            "-A",
+            "3",
+            "system",
+            "status",
+            "console",
+            "output",
+            "more",
+            "vdom",
+            "global",
+            "root",
+            "execute",
+            "config-transaction",
+            "start",
+            "commit",
+            "diagnose",
+            "debug",
+            "cli",
+            "8",
+            "\"q\"",
+            "'x'",
+            "\\",
+            "\"",
+        ];
+        for vdom_mode in [false, true] {
+            let mut sh = shell(vdom_mode);
+            for _ in 0..5000 {
+                let n = rand::random_range(0..6);
+                let line: Vec<&str> = (0..n)
+                    .map(|_| words[rand::random_range(0..words.len())])
+                    .collect();
+                let reply = sh.execute(&line.join(" "));
+                assert_eq!(
+                    reply.failed,
+                    reply
+                        .lines
+                        .iter()
+                        .any(|l| l.starts_with("Command fail. Return code"))
+                );
+                let p = sh.prompt();
+                assert!(p.starts_with("FGT ") && p.ends_with("# "), "{p}");
+            }
+        }
     }
 }
