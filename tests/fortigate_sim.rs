@@ -858,10 +858,32 @@ fn binary_prints_address_and_fingerprint_and_serves() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // SIGTERM stops it cleanly (exit 0) after a final state write.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = if term.is_ok_and(|s| s.success()) {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                break Some(st);
+            }
+            if std::time::Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    } else {
+        None
+    };
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(out, "Hostname: EDGE-1\r\n");
     assert!(saved, "state file not written while running");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "no clean exit on SIGTERM: {status:?}"
+    );
 }
 
 fn python_has(module: &str) -> bool {
