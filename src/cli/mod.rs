@@ -3,6 +3,7 @@ mod check;
 mod diff;
 mod fmt;
 mod render;
+mod sim;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,9 @@ pub enum Command {
         after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code"
     )]
     Diff(diff::Args),
+    /// Run a simulator (FortiGate over SSH) for tests, demos and CI.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Run a parsed command line.
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fmt(a) => fmt::run(&ctx, a),
         Command::Render(a) => render::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Sim(c) => sim::run(&ctx, c),
     }
 }
 
