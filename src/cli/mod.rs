@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and one function per command.
 mod check;
 mod diff;
+mod explain;
 mod fmt;
 mod render;
 mod sim;
@@ -81,6 +82,19 @@ pub enum Command {
         after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code"
     )]
     Diff(diff::Args),
+    /// Why is VALUE blocked or not: file and entry, guardrail or allowlist rule, targets and groups.
+    #[command(
+        after_help = "Examples:\n  blockops explain 203.0.113.7\n  blockops explain c2.evil.example --format json"
+    )]
+    Explain(explain::Args),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  blockops completions bash > /etc/bash_completion.d/blockops\n  blockops completions zsh > \"${fpath[1]}/_blockops\""
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Run a simulator (FortiGate over SSH) for tests, demos and CI.
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -95,6 +109,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fmt(a) => fmt::run(&ctx, a),
         Command::Render(a) => render::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Explain(a) => explain::run(&ctx, a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "blockops", &mut std::io::stdout());
+            Ok(Outcome::Ok)
+        }
         Command::Sim(c) => sim::run(&ctx, c),
     }
 }
