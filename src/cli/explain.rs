@@ -107,11 +107,11 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let eff = ws.effective(today);
     if let Some(d) = eff.dropped.iter().find(|d| d.value == ex.value) {
         ex.dropped = Some(format!("{} ({}:{})", d.why, d.file, d.line));
-    } else if ex.listed.is_empty() {
-        if let Err(why) = ws.guard().check(&value) {
-            ex.notes
-                .push(format!("would not be blocked if listed: {why}"));
-        }
+    } else if ex.listed.is_empty()
+        && let Err(why) = ws.guard().check(&value)
+    {
+        ex.notes
+            .push(format!("would not be blocked if listed: {why}"));
     }
     if let Indicator::Fqdn(d) = &value {
         let parents: Vec<String> = ws
