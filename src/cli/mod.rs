@@ -5,6 +5,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::Outcome;
 
+pub mod pull;
+pub mod sim;
+
 /// blockops: Cybereason EDR indicators → YAML blocklist in git → FortiOS, reviewed and pushed safely.
 #[derive(Debug, Parser)]
 #[command(name = "blockops", version, about, long_about = None)]
@@ -43,9 +46,18 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Pull indicators from Cybereason into the blocklist file.
+    Pull(pull::PullArgs),
+    /// Run a simulator standalone.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+}
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    match cli.command {}
+    match cli.command {
+        Command::Pull(a) => pull::run(&cli.global, a),
+        Command::Sim(c) => sim::run(&cli.global, c),
+    }
 }

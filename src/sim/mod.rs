@@ -1,1 +1,2 @@
 //! Simulators of the Cybereason API and a FortiGate, for tests, the demo and users' CI.
+pub mod cybereason;
