@@ -113,10 +113,17 @@ fn default_connection_facet() -> String {
     "remoteAddressMaliciousClassificationType".into()
 }
 fn default_malicious_classes() -> Vec<String> {
-    ["blacklist", "malware", "ransomware", "maltool", "hacktool", "suspicious"]
-        .into_iter()
-        .map(String::from)
-        .collect()
+    [
+        "blacklist",
+        "malware",
+        "ransomware",
+        "maltool",
+        "hacktool",
+        "suspicious",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 /// Which indicator sources `pull` uses.
@@ -143,7 +150,12 @@ fn yes() -> bool {
 
 impl Default for Sources {
     fn default() -> Self {
-        Sources { reputation: true, connections: true, domains: true, malops: true }
+        Sources {
+            reputation: true,
+            connections: true,
+            domains: true,
+            malops: true,
+        }
     }
 }
 
@@ -232,7 +244,9 @@ impl<'de> Deserialize<'de> for Threshold {
                     Ok(Threshold::Percent(p))
                 } else {
                     t.parse().map(Threshold::Count).map_err(|_| {
-                        serde::de::Error::custom(format!("`{s}` is neither a count nor a percentage"))
+                        serde::de::Error::custom(format!(
+                            "`{s}` is neither a count nor a percentage"
+                        ))
                     })
                 }
             }
@@ -302,7 +316,10 @@ impl RenderOverrides {
         RenderConfig {
             prefix: self.prefix.clone().unwrap_or_else(|| base.prefix.clone()),
             addrgrp: self.addrgrp.clone().unwrap_or_else(|| base.addrgrp.clone()),
-            addrgrp6: self.addrgrp6.clone().unwrap_or_else(|| base.addrgrp6.clone()),
+            addrgrp6: self
+                .addrgrp6
+                .clone()
+                .unwrap_or_else(|| base.addrgrp6.clone()),
             max_group_members: self.max_group_members.unwrap_or(base.max_group_members),
             max_name_length: self.max_name_length.unwrap_or(base.max_name_length),
             max_line_length: self.max_line_length.unwrap_or(base.max_line_length),
@@ -338,7 +355,11 @@ fn default_allowlist() -> String {
 
 impl Default for Files {
     fn default() -> Self {
-        Files { pulled: default_pulled(), manual: default_manual(), allowlist: default_allowlist() }
+        Files {
+            pulled: default_pulled(),
+            manual: default_manual(),
+            allowlist: default_allowlist(),
+        }
     }
 }
 
@@ -431,7 +452,13 @@ impl fmt::Debug for Dur {
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        let units = [(604_800_000, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")];
+        let units = [
+            (604_800_000, "w"),
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1000, "s"),
+        ];
         for (n, u) in units {
             if ms >= n && ms % n == 0 {
                 return write!(f, "{}{u}", ms / n);
@@ -447,7 +474,9 @@ impl std::str::FromStr for Dur {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 30s, 12h or 30d"))?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration like 30s, 12h or 30d"))?;
         let ms = match unit.trim() {
             "ms" => 1,
             "s" | "" => 1000,
@@ -490,10 +519,15 @@ impl Config {
         let cfg: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| Diagnostics::from(Diagnostic::from_yaml(path, &e)))?
+            serde_yaml::from_str(text)
+                .map_err(|e| Diagnostics::from(Diagnostic::from_yaml(path, &e)))?
         };
         let problems = cfg.validate(path, text);
-        if problems.has_errors() { Err(problems) } else { Ok(cfg) }
+        if problems.has_errors() {
+            Err(problems)
+        } else {
+            Ok(cfg)
+        }
     }
 
     /// The effective render settings of a target.
@@ -514,35 +548,68 @@ impl Config {
         };
         let g = &self.guardrails;
         if g.min_prefix_v4 > 32 {
-            err("min_prefix_v4", format!("guardrails.min_prefix_v4 {} is above 32", g.min_prefix_v4));
+            err(
+                "min_prefix_v4",
+                format!("guardrails.min_prefix_v4 {} is above 32", g.min_prefix_v4),
+            );
         }
         if g.min_prefix_v6 > 128 {
-            err("min_prefix_v6", format!("guardrails.min_prefix_v6 {} is above 128", g.min_prefix_v6));
+            err(
+                "min_prefix_v6",
+                format!("guardrails.min_prefix_v6 {} is above 128", g.min_prefix_v6),
+            );
         }
         let mut seen = std::collections::BTreeSet::new();
         let mut renders = vec![("render".to_string(), self.render.clone())];
         for t in &self.targets {
             if !is_word(&t.name, "._-") {
-                err("name", format!("target name `{}` may only use A-Z a-z 0-9 . _ -", t.name));
+                err(
+                    "name",
+                    format!("target name `{}` may only use A-Z a-z 0-9 . _ -", t.name),
+                );
             }
             if !seen.insert(t.name.clone()) {
                 err("name", format!("target `{}` is defined twice", t.name));
             }
             if let Some(v) = &t.vdom {
                 if !is_word(v, "_-") || v.is_empty() || v.len() > 31 {
-                    err("vdom", format!("target `{}`: VDOM name `{v}` may only use A-Z a-z 0-9 _ -", t.name));
+                    err(
+                        "vdom",
+                        format!(
+                            "target `{}`: VDOM name `{v}` may only use A-Z a-z 0-9 _ -",
+                            t.name
+                        ),
+                    );
                 }
             }
             if t.host.is_empty() || t.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                err("host", format!("target `{}`: host `{}` is not a host name or address", t.name, t.host));
+                err(
+                    "host",
+                    format!(
+                        "target `{}`: host `{}` is not a host name or address",
+                        t.name, t.host
+                    ),
+                );
             }
             if let Some(fp) = &t.host_key_fingerprint {
                 if !fp.starts_with("SHA256:") {
-                    err("host_key_fingerprint", format!("target `{}`: host_key_fingerprint must look like SHA256:…", t.name));
+                    err(
+                        "host_key_fingerprint",
+                        format!(
+                            "target `{}`: host_key_fingerprint must look like SHA256:…",
+                            t.name
+                        ),
+                    );
                 }
             }
             if t.password.is_none() && t.private_key.is_none() {
-                err("name", format!("target `{}`: set `password` (env/file) or `private_key`", t.name));
+                err(
+                    "name",
+                    format!(
+                        "target `{}`: set `password` (env/file) or `private_key`",
+                        t.name
+                    ),
+                );
             }
             renders.push((format!("target `{}`", t.name), self.render_for(t)));
         }
@@ -574,20 +641,32 @@ impl RenderConfig {
                     self.max_name_length
                 ));
             } else if g.starts_with(&self.prefix) {
-                out.push(format!("group name `{g}` must not start with the object prefix `{}`", self.prefix));
+                out.push(format!(
+                    "group name `{g}` must not start with the object prefix `{}`",
+                    self.prefix
+                ));
             }
         }
         if self.addrgrp == self.addrgrp6 {
             out.push("addrgrp and addrgrp6 must differ (one name space on the device)".into());
         }
         if !(1..=10_000).contains(&self.max_group_members) {
-            out.push(format!("max_group_members {} must be 1–10000", self.max_group_members));
+            out.push(format!(
+                "max_group_members {} must be 1–10000",
+                self.max_group_members
+            ));
         }
         if !(32..=255).contains(&self.max_name_length) {
-            out.push(format!("max_name_length {} must be 32–255", self.max_name_length));
+            out.push(format!(
+                "max_name_length {} must be 32–255",
+                self.max_name_length
+            ));
         }
         if !(120..=4000).contains(&self.max_line_length) {
-            out.push(format!("max_line_length {} must be 120–4000", self.max_line_length));
+            out.push(format!(
+                "max_line_length {} must be 120–4000",
+                self.max_line_length
+            ));
         }
         if self.color > 32 {
             out.push(format!("color {} must be 0–32", self.color));
@@ -598,7 +677,8 @@ impl RenderConfig {
 
 /// ASCII letters, digits and the given extra characters only.
 pub fn is_word(s: &str, extra: &str) -> bool {
-    s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 /// Best-effort line/column of the first `key:` in the text (1-based; 0 when not found).
@@ -643,7 +723,10 @@ mod tests {
         )
         .unwrap();
         let r = c.render_for(&c.targets[0]);
-        assert_eq!((r.prefix.as_str(), r.addrgrp.as_str(), r.addrgrp6.as_str()), ("bl-", "edge-v4", "blockops-v6"));
+        assert_eq!(
+            (r.prefix.as_str(), r.addrgrp.as_str(), r.addrgrp6.as_str()),
+            ("bl-", "edge-v4", "blockops-v6")
+        );
     }
 
     #[test]

@@ -25,18 +25,39 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(file: &str, line: usize, col: usize, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, file: file.into(), line, col, message: message.into() }
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.into(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
     pub fn warning(file: &str, line: usize, col: usize, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, file: file.into(), line, col, message: message.into() }
+        Diagnostic {
+            severity: Severity::Warning,
+            file: file.into(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
     pub fn info(file: &str, line: usize, col: usize, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Info, file: file.into(), line, col, message: message.into() }
+        Diagnostic {
+            severity: Severity::Info,
+            file: file.into(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
 
     /// A YAML syntax or schema error, positioned where the parser stopped.
     pub fn from_yaml(file: &str, e: &serde_yaml::Error) -> Self {
-        let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        let (line, col) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
         // serde_norway appends " at line X column Y" to the message; we print the position up front.
         let msg = e.to_string();
         let msg = match msg.rfind(" at line ") {
@@ -91,7 +112,8 @@ impl Diagnostics {
     /// Sort by file, position, then message, for deterministic output.
     pub fn sort(&mut self) {
         self.0.sort_by(|a, b| {
-            (&a.file, a.line, a.col, a.severity, &a.message).cmp(&(&b.file, b.line, b.col, b.severity, &b.message))
+            (&a.file, a.line, a.col, a.severity, &a.message)
+                .cmp(&(&b.file, b.line, b.col, b.severity, &b.message))
         });
     }
 }

@@ -65,7 +65,11 @@ impl SecretSource {
             }
         }
         if let Some(file) = &self.file {
-            let path = if file.is_absolute() { file.clone() } else { base.join(file) };
+            let path = if file.is_absolute() {
+                file.clone()
+            } else {
+                base.join(file)
+            };
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("{what}: reading {}", path.display()))?;
             let v = text.trim_end_matches(['\r', '\n']).to_string();

@@ -64,7 +64,10 @@ pub struct InvalidIndicator {
 }
 
 fn invalid(raw: &str, reason: impl Into<String>) -> InvalidIndicator {
-    InvalidIndicator { shown: visible(raw), reason: reason.into() }
+    InvalidIndicator {
+        shown: visible(raw),
+        reason: reason.into(),
+    }
 }
 
 /// Escape control, format (bidi) and non-ASCII whitespace characters so a message shows them.
@@ -104,12 +107,18 @@ impl Indicator {
             return Err(invalid(raw, "longer than 512 bytes"));
         }
         if let Some(c) = raw.chars().find(|c| c.is_control()) {
-            return Err(invalid(raw, format!("contains the control character {}", c.escape_unicode())));
+            return Err(invalid(
+                raw,
+                format!("contains the control character {}", c.escape_unicode()),
+            ));
         }
         if let Some(c) = raw.chars().find(|&c| is_invisible(c)) {
             return Err(invalid(
                 raw,
-                format!("contains the invisible or bidi character {}", c.escape_unicode()),
+                format!(
+                    "contains the invisible or bidi character {}",
+                    c.escape_unicode()
+                ),
             ));
         }
         if raw.trim() != raw {
@@ -124,18 +133,54 @@ impl Indicator {
         if raw.contains("://") {
             return Err(invalid(raw, "is a URL; give only the host name or address"));
         }
-        if let Some(c) = raw.chars().find(|c| matches!(c, '?' | ';' | '#' | '&' | '|' | '$' | '<' | '>' | '(' | ')' | '{' | '}' | '!' | '=' | ',' | '@' | '%' | '+' | '~' | '^')) {
-            return Err(invalid(raw, format!("contains `{c}`, which is never part of an address or domain")));
+        if let Some(c) = raw.chars().find(|c| {
+            matches!(
+                c,
+                '?' | ';'
+                    | '#'
+                    | '&'
+                    | '|'
+                    | '$'
+                    | '<'
+                    | '>'
+                    | '('
+                    | ')'
+                    | '{'
+                    | '}'
+                    | '!'
+                    | '='
+                    | ','
+                    | '@'
+                    | '%'
+                    | '+'
+                    | '~'
+                    | '^'
+            )
+        }) {
+            return Err(invalid(
+                raw,
+                format!("contains `{c}`, which is never part of an address or domain"),
+            ));
         }
         if raw.contains('*') {
-            return Err(invalid(raw, "wildcards are not supported; list the domain itself (subdomains are not blocked implicitly)"));
+            return Err(invalid(
+                raw,
+                "wildcards are not supported; list the domain itself (subdomains are not blocked implicitly)",
+            ));
         }
         if raw.contains('[') || raw.contains(']') {
-            return Err(invalid(raw, "brackets: give a bare IPv6 address without [ ] or port"));
+            return Err(invalid(
+                raw,
+                "brackets: give a bare IPv6 address without [ ] or port",
+            ));
         }
         let head = raw.split('/').next().unwrap_or(raw);
         let looks_ip = head.contains(':') || head.chars().all(|c| c.is_ascii_digit() || c == '.');
-        if looks_ip { parse_ip(raw) } else { parse_fqdn(raw) }
+        if looks_ip {
+            parse_ip(raw)
+        } else {
+            parse_fqdn(raw)
+        }
     }
 
     /// The entry type this indicator is written as.
@@ -158,20 +203,40 @@ impl Indicator {
 fn parse_ip(raw: &str) -> Result<Indicator, InvalidIndicator> {
     let (addr, len) = match raw.split_once('/') {
         Some((a, l)) => {
-            if l.is_empty() || l.len() > 3 || !l.chars().all(|c| c.is_ascii_digit()) || (l.len() > 1 && l.starts_with('0')) {
+            if l.is_empty()
+                || l.len() > 3
+                || !l.chars().all(|c| c.is_ascii_digit())
+                || (l.len() > 1 && l.starts_with('0'))
+            {
                 return Err(invalid(raw, format!("`/{l}` is not a prefix length")));
             }
-            (a, Some(l.parse::<u8>().map_err(|_| invalid(raw, "prefix length out of range"))?))
+            (
+                a,
+                Some(
+                    l.parse::<u8>()
+                        .map_err(|_| invalid(raw, "prefix length out of range"))?,
+                ),
+            )
         }
         None => (raw, None),
     };
-    if addr.contains(':') && addr.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && addr.matches(':').count() == 1) {
-        return Err(invalid(raw, "looks like address:port; ports are not supported"));
+    if addr.contains(':')
+        && addr.rsplit_once(':').is_some_and(|(_, p)| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && addr.matches(':').count() == 1
+        })
+    {
+        return Err(invalid(
+            raw,
+            "looks like address:port; ports are not supported",
+        ));
     }
     let ip = IpAddr::from_str(addr).map_err(|_| {
         if addr.chars().all(|c| c.is_ascii_digit() || c == '.') {
             if addr.split('.').any(|o| o.len() > 1 && o.starts_with('0')) {
-                invalid(raw, "octets with leading zeros are ambiguous (octal?); write them without zeros")
+                invalid(
+                    raw,
+                    "octets with leading zeros are ambiguous (octal?); write them without zeros",
+                )
             } else {
                 invalid(raw, "not a dotted-quad IPv4 address")
             }
@@ -196,7 +261,10 @@ fn parse_ip(raw: &str) -> Result<Indicator, InvalidIndicator> {
         }
         IpAddr::V6(a) => {
             if let Some(v4) = a.to_ipv4_mapped() {
-                return Err(invalid(raw, format!("IPv4-mapped IPv6 address; write {v4} instead")));
+                return Err(invalid(
+                    raw,
+                    format!("IPv4-mapped IPv6 address; write {v4} instead"),
+                ));
             }
             let len = len.unwrap_or(128);
             if len > 128 {
@@ -216,7 +284,10 @@ fn parse_ip(raw: &str) -> Result<Indicator, InvalidIndicator> {
 
 fn parse_fqdn(raw: &str) -> Result<Indicator, InvalidIndicator> {
     if raw.contains('/') {
-        return Err(invalid(raw, "contains `/`; give only the host name, not a path"));
+        return Err(invalid(
+            raw,
+            "contains `/`; give only the host name, not a path",
+        ));
     }
     if raw.contains(':') {
         return Err(invalid(raw, "contains `:`; ports are not supported"));
@@ -229,21 +300,36 @@ fn parse_fqdn(raw: &str) -> Result<Indicator, InvalidIndicator> {
         .map_err(|_| invalid(raw, "not a valid internationalised domain name (IDNA)"))?;
     let name = ascii.to_ascii_lowercase();
     if name.len() > 253 {
-        return Err(invalid(raw, format!("{} characters; a domain name has at most 253", name.len())));
+        return Err(invalid(
+            raw,
+            format!("{} characters; a domain name has at most 253", name.len()),
+        ));
     }
     let labels: Vec<&str> = name.split('.').collect();
     if labels.len() < 2 {
-        return Err(invalid(raw, "a single label is not a fully qualified domain name"));
+        return Err(invalid(
+            raw,
+            "a single label is not a fully qualified domain name",
+        ));
     }
     for l in &labels {
         if l.is_empty() {
             return Err(invalid(raw, "empty label"));
         }
         if l.len() > 63 {
-            return Err(invalid(raw, format!("label `{}` is longer than 63 characters", visible(l))));
+            return Err(invalid(
+                raw,
+                format!("label `{}` is longer than 63 characters", visible(l)),
+            ));
         }
         if !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(invalid(raw, format!("label `{}` may only use letters, digits and `-`", visible(l))));
+            return Err(invalid(
+                raw,
+                format!(
+                    "label `{}` may only use letters, digits and `-`",
+                    visible(l)
+                ),
+            ));
         }
         if l.starts_with('-') || l.ends_with('-') {
             return Err(invalid(raw, format!("label `{l}` starts or ends with `-`")));
@@ -251,7 +337,10 @@ fn parse_fqdn(raw: &str) -> Result<Indicator, InvalidIndicator> {
     }
     let tld = labels[labels.len() - 1];
     if tld.chars().all(|c| c.is_ascii_digit()) {
-        return Err(invalid(raw, "all-numeric top-level label; is this a malformed IP address?"));
+        return Err(invalid(
+            raw,
+            "all-numeric top-level label; is this a malformed IP address?",
+        ));
     }
     Ok(Indicator::Fqdn(name))
 }
@@ -269,6 +358,12 @@ impl fmt::Display for Indicator {
     }
 }
 
+impl Serialize for Indicator {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl FromStr for Indicator {
     type Err = InvalidIndicator;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -279,12 +374,18 @@ impl FromStr for Indicator {
 impl Ord for Indicator {
     /// Sorted by type (`ipv4`, `ipv4-net`, `ipv6`, `ipv6-net`, `fqdn`), then numerically / by name.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.kind().cmp(&other.kind()).then_with(|| match (self, other) {
-            (Indicator::V4(a), Indicator::V4(b)) => (a.addr(), a.prefix_len()).cmp(&(b.addr(), b.prefix_len())),
-            (Indicator::V6(a), Indicator::V6(b)) => (a.addr(), a.prefix_len()).cmp(&(b.addr(), b.prefix_len())),
-            (Indicator::Fqdn(a), Indicator::Fqdn(b)) => a.cmp(b),
-            _ => Ordering::Equal,
-        })
+        self.kind()
+            .cmp(&other.kind())
+            .then_with(|| match (self, other) {
+                (Indicator::V4(a), Indicator::V4(b)) => {
+                    (a.addr(), a.prefix_len()).cmp(&(b.addr(), b.prefix_len()))
+                }
+                (Indicator::V6(a), Indicator::V6(b)) => {
+                    (a.addr(), a.prefix_len()).cmp(&(b.addr(), b.prefix_len()))
+                }
+                (Indicator::Fqdn(a), Indicator::Fqdn(b)) => a.cmp(b),
+                _ => Ordering::Equal,
+            })
     }
 }
 
@@ -296,7 +397,9 @@ impl PartialOrd for Indicator {
 
 /// Helpers for address-family checks used by guardrails and rendering.
 pub fn v4_mask(len: u8) -> Ipv4Addr {
-    Ipv4Net::new(Ipv4Addr::UNSPECIFIED, len).map(|n| n.netmask()).unwrap_or(Ipv4Addr::BROADCAST)
+    Ipv4Net::new(Ipv4Addr::UNSPECIFIED, len)
+        .map(|n| n.netmask())
+        .unwrap_or(Ipv4Addr::BROADCAST)
 }
 
 /// `true` when `a` and `b` share at least one address.
@@ -423,13 +526,28 @@ mod tests {
 
     #[test]
     fn ordering_is_by_type_then_numeric() {
-        let mut v: Vec<Indicator> = ["evil.example", "2001:db8::1", "10.0.0.0/24", "9.0.0.1", "10.0.0.2"]
-            .iter()
-            .map(|s| Indicator::parse(s).unwrap())
-            .collect();
+        let mut v: Vec<Indicator> = [
+            "evil.example",
+            "2001:db8::1",
+            "10.0.0.0/24",
+            "9.0.0.1",
+            "10.0.0.2",
+        ]
+        .iter()
+        .map(|s| Indicator::parse(s).unwrap())
+        .collect();
         v.sort();
         let s: Vec<String> = v.iter().map(|i| i.to_string()).collect();
-        assert_eq!(s, ["9.0.0.1", "10.0.0.2", "10.0.0.0/24", "2001:db8::1", "evil.example"]);
+        assert_eq!(
+            s,
+            [
+                "9.0.0.1",
+                "10.0.0.2",
+                "10.0.0.0/24",
+                "2001:db8::1",
+                "evil.example"
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::Global;
 use crate::config::Dur;
 use crate::error::Outcome;
 use crate::sim::cybereason::{self, CybereasonSim, Fixture, SimConfig};
@@ -44,8 +43,7 @@ pub struct CybereasonArgs {
 }
 
 /// Run a simulator until interrupted.
-pub fn run(global: &Global, cmd: SimCommand) -> anyhow::Result<Outcome> {
-    super::pull::init_tracing(global);
+pub fn run(_ctx: &super::Ctx, cmd: SimCommand) -> anyhow::Result<Outcome> {
     match cmd {
         SimCommand::Cybereason(a) => run_cybereason(a),
     }

@@ -1,1 +1,5 @@
 //! FortiOS: object naming, rendering, device-state parsing, SSH session.
+pub mod model;
+pub mod naming;
+pub mod quote;
+pub mod render;
