@@ -6,11 +6,16 @@ use std::time::Duration;
 use blockops::cybereason::api::{Filter, QueryElement, QueryRequest};
 use blockops::cybereason::{Client, ClientError, ClientSettings};
 use blockops::secret::Secret;
-use blockops::sim::cybereason::{CybereasonSim, Endpoint, Fault, FaultKind, Fixture, SimConfig, SimHandle};
+use blockops::sim::cybereason::{
+    CybereasonSim, Endpoint, Fault, FaultKind, Fixture, SimConfig, SimHandle,
+};
 use serde_json::{Value, json};
 
 fn sim_with(fixture: &str, f: impl FnOnce(&mut SimConfig)) -> SimHandle {
-    let mut cfg = SimConfig { fixture: Fixture::parse(fixture).expect("fixture"), ..SimConfig::default() };
+    let mut cfg = SimConfig {
+        fixture: Fixture::parse(fixture).expect("fixture"),
+        ..SimConfig::default()
+    };
     f(&mut cfg);
     CybereasonSim::spawn(cfg).expect("simulator starts")
 }
@@ -33,12 +38,25 @@ fn settings(sim: &SimHandle, password: &str, retries: u32) -> ClientSettings {
 }
 
 fn client(sim: &SimHandle) -> Client {
-    Client::new(settings(sim, blockops::sim::cybereason::DEFAULT_PASSWORD, 3)).expect("client")
+    Client::new(settings(
+        sim,
+        blockops::sim::cybereason::DEFAULT_PASSWORD,
+        3,
+    ))
+    .expect("client")
 }
 
 fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl").args(["-s", "-S", "--max-time", "10"]).args(args).output().expect("curl runs");
-    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("curl")
+        .args(["-s", "-S", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -57,12 +75,26 @@ fn curl_login_cookie_jar_csv_download_and_update() {
     // Without a session: 302 to the login page with a fresh anonymous JSESSIONID.
     let head = curl(&["-i", &format!("{u}/rest/classification/download")]);
     assert!(head.starts_with("HTTP/1.1 302"), "{head}");
-    assert!(head.to_lowercase().contains("location: /login.html\r\n"), "{head}");
-    assert!(head.contains("Set-Cookie: JSESSIONID=") || head.contains("set-cookie: JSESSIONID="), "{head}");
+    assert!(
+        head.to_lowercase().contains("location: /login.html\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("Set-Cookie: JSESSIONID=") || head.contains("set-cookie: JSESSIONID="),
+        "{head}"
+    );
 
     // Bad password: 302 to /login.html?error.
-    let bad = curl(&["-i", "-d", "username=api@blockops.example&password=nope", &format!("{u}/login.html")]);
-    assert!(bad.to_lowercase().contains("location: /login.html?error"), "{bad}");
+    let bad = curl(&[
+        "-i",
+        "-d",
+        "username=api@blockops.example&password=nope",
+        &format!("{u}/login.html"),
+    ]);
+    assert!(
+        bad.to_lowercase().contains("location: /login.html?error"),
+        "{bad}"
+    );
 
     // Good login: 32 upper-hex JSESSIONID, HttpOnly, no Secure over plain HTTP.
     let ok = curl(&[
@@ -75,17 +107,33 @@ fn curl_login_cookie_jar_csv_download_and_update() {
         "password=blockops-sim",
         &format!("{u}/login.html"),
     ]);
-    let cookie_line = ok.lines().find(|l| l.to_lowercase().starts_with("set-cookie: jsessionid=")).expect("cookie");
+    let cookie_line = ok
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie: jsessionid="))
+        .expect("cookie");
     let id = cookie_line.split(['=', ';']).nth(1).unwrap();
     assert_eq!(id.len(), 32, "{cookie_line}");
-    assert!(id.chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)), "{cookie_line}");
-    assert!(cookie_line.contains("HttpOnly") && !cookie_line.contains("Secure"), "{cookie_line}");
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)),
+        "{cookie_line}"
+    );
+    assert!(
+        cookie_line.contains("HttpOnly") && !cookie_line.contains("Secure"),
+        "{cookie_line}"
+    );
     assert!(ok.to_lowercase().contains("location: /#/current?"), "{ok}");
 
     // CSV with the cookie jar.
     let csv = curl(&["-b", jar, &format!("{u}/rest/classification/download")]);
-    assert!(csv.starts_with("key,reputation,prevent execution,comment,remove\n"), "{csv}");
-    assert!(csv.contains("203.0.113.9,blacklist,false,c2 from threat feed,false"), "{csv}");
+    assert!(
+        csv.starts_with("key,reputation,prevent execution,comment,remove\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("203.0.113.9,blacklist,false,c2 from threat feed,false"),
+        "{csv}"
+    );
 
     // classification/update mutates what download returns (booleans as strings, like TOB).
     let upd = curl(&[
@@ -101,29 +149,49 @@ fn curl_login_cookie_jar_csv_download_and_update() {
     let v: Value = serde_json::from_str(&upd).unwrap();
     assert_eq!(v["outcome"], "success");
     let csv = curl(&["-b", jar, &format!("{u}/rest/classification/download")]);
-    assert!(csv.contains("198.51.100.66,blacklist,false,added by curl,false"), "{csv}");
+    assert!(
+        csv.contains("198.51.100.66,blacklist,false,added by curl,false"),
+        "{csv}"
+    );
     assert!(csv.contains("new.bad.example,blacklist"), "{csv}");
     assert!(!csv.contains("203.0.113.9,"), "{csv}");
 
     // Logout invalidates the session.
     curl(&["-b", jar, &format!("{u}/logout")]);
-    let after = curl(&["-i", "-b", jar, &format!("{u}/rest/classification/download")]);
+    let after = curl(&[
+        "-i",
+        "-b",
+        jar,
+        &format!("{u}/rest/classification/download"),
+    ]);
     assert!(after.starts_with("HTTP/1.1 302"), "{after}");
 }
 
 #[tokio::test]
 async fn credentials_in_query_string_and_lenient_cookie_and_query_shapes() {
     let sim = default_sim();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     // POL-style: form content type, credentials in the query string, empty body.
     let r = http
-        .post(format!("{}/login.html?username=api%40blockops.example&password=blockops-sim", sim.url()))
+        .post(format!(
+            "{}/login.html?username=api%40blockops.example&password=blockops-sim",
+            sim.url()
+        ))
         .header("content-type", "application/x-www-form-urlencoded")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 302);
-    let set = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     // SS-style: the whole Set-Cookie string sent back as the Cookie header.
     let body = json!({"queryPath": [{"requestedType": "Connection", "isResult": "true",
                       "filters": [{"facetName": "remoteAddressMaliciousClassificationType", "values": ["BLACKLIST"]},
@@ -146,7 +214,10 @@ async fn credentials_in_query_string_and_lenient_cookie_and_query_shapes() {
     for (k, el) in map {
         assert_eq!(el["guidString"], k.as_str());
         assert!(el["simpleValues"]["creationTime"]["values"][0].is_string());
-        assert_eq!(el["elementValues"]["remoteAddress"]["elementValues"][0]["elementType"], "IpAddress");
+        assert_eq!(
+            el["elementValues"]["remoteAddress"]["elementValues"][0]["elementType"],
+            "IpAddress"
+        );
         assert_eq!(el["isMalicious"], true);
     }
 }
@@ -161,7 +232,12 @@ async fn client_reads_reputation_csv_and_relogins_after_ttl_expiry() {
     c.login().await.unwrap();
     let rows = c.reputation_csv().await.unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows.iter().find(|r| r.key == "bad.example").map(|r| r.comment.as_str()), Some("x, y"));
+    assert_eq!(
+        rows.iter()
+            .find(|r| r.key == "bad.example")
+            .map(|r| r.comment.as_str()),
+        Some("x, y")
+    );
     tokio::time::sleep(Duration::from_millis(450)).await;
     let rows = c.reputation_csv().await.unwrap();
     assert_eq!(rows.len(), 2);
@@ -176,7 +252,10 @@ async fn failed_login_names_the_url_but_never_the_password() {
     let msg = e.to_string();
     assert!(matches!(e, ClientError::LoginRejected { .. }), "{e:?}");
     assert!(msg.contains(&format!("{}/login.html", sim.url())), "{msg}");
-    assert!(!msg.contains("Wr0ng-Pa55word!") && !format!("{e:?}").contains("Wr0ng-Pa55word!"), "{msg}");
+    assert!(
+        !msg.contains("Wr0ng-Pa55word!") && !format!("{e:?}").contains("Wr0ng-Pa55word!"),
+        "{msg}"
+    );
     assert_eq!(sim.failed_logins(), 1, "a rejected login is not retried");
 }
 
@@ -185,18 +264,32 @@ async fn transient_faults_are_retried_with_backoff_and_bounded() {
     let sim = default_sim();
     let c = client(&sim);
     c.login().await.unwrap();
-    for kind in [FaultKind::Status(500), FaultKind::Status(429), FaultKind::Drop, FaultKind::Status(503)] {
+    for kind in [
+        FaultKind::Status(500),
+        FaultKind::Status(429),
+        FaultKind::Drop,
+        FaultKind::Status(503),
+    ] {
         sim.clear_faults();
         sim.inject(Fault::new(Endpoint::ClassificationDownload, kind.clone()).times(2));
-        let rows = c.reputation_csv().await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let rows = c
+            .reputation_csv()
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert!(!rows.is_empty());
     }
     // More failures than retries: a clear error.
     sim.clear_faults();
-    sim.inject(Fault::new(Endpoint::ClassificationDownload, FaultKind::Status(500)));
+    sim.inject(Fault::new(
+        Endpoint::ClassificationDownload,
+        FaultKind::Status(500),
+    ));
     let before = sim.count(Endpoint::ClassificationDownload);
     let e = c.reputation_csv().await.unwrap_err();
-    assert!(matches!(e, ClientError::GaveUp { attempts: 4, .. }), "{e:?}");
+    assert!(
+        matches!(e, ClientError::GaveUp { attempts: 4, .. }),
+        "{e:?}"
+    );
     assert_eq!(sim.count(Endpoint::ClassificationDownload) - before, 4);
     // 403 is not retried.
     sim.clear_faults();
@@ -212,7 +305,10 @@ async fn slow_replies_time_out_and_html_bodies_count_as_expiry() {
     s.timeout = Duration::from_millis(300);
     let c = Client::new(s).unwrap();
     c.login().await.unwrap();
-    sim.inject(Fault::new(Endpoint::ClassificationDownload, FaultKind::Slow(Duration::from_secs(2))));
+    sim.inject(Fault::new(
+        Endpoint::ClassificationDownload,
+        FaultKind::Slow(Duration::from_secs(2)),
+    ));
     let e = c.reputation_csv().await.unwrap_err();
     assert!(e.to_string().contains("timed out"), "{e}");
     sim.clear_faults();
@@ -221,7 +317,10 @@ async fn slow_replies_time_out_and_html_bodies_count_as_expiry() {
     assert!(!c.reputation_csv().await.unwrap().is_empty());
     assert_eq!(sim.logins(), 2);
     // HTML every time: an error after exactly one re-login.
-    sim.inject(Fault::new(Endpoint::ClassificationDownload, FaultKind::HtmlOk));
+    sim.inject(Fault::new(
+        Endpoint::ClassificationDownload,
+        FaultKind::HtmlOk,
+    ));
     let e = c.reputation_csv().await.unwrap_err();
     assert!(matches!(e, ClientError::SessionRejected { .. }), "{e:?}");
     assert_eq!(sim.logins(), 3);
@@ -235,7 +334,11 @@ async fn visual_search_status_failure_and_partial_success_are_errors() {
     let q = QueryRequest {
         query_path: vec![QueryElement {
             requested_type: "DomainName".into(),
-            filters: Some(vec![Filter::new("maliciousClassificationType", "Equals", vec![json!("malware")])]),
+            filters: Some(vec![Filter::new(
+                "maliciousClassificationType",
+                "Equals",
+                vec![json!("malware")],
+            )]),
             is_result: true,
             ..Default::default()
         }],
@@ -280,16 +383,24 @@ async fn malops_paging_and_inbox() {
     assert_eq!(sim.count(Endpoint::Malops), 2);
 
     // FS-style paging asks for one more page when exactly divisible: it is empty, not an error.
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     http.post(format!("{}/login.html", sim.url()))
-        .form(&[("username", "api@blockops.example"), ("password", "blockops-sim")])
+        .form(&[
+            ("username", "api@blockops.example"),
+            ("password", "blockops-sim"),
+        ])
         .send()
         .await
         .unwrap();
     let v: Value = http
         .post(format!("{}/rest/mmng/v2/malops", sim.url()))
-        .json(&json!({"search": {}, "range": {"from": now - 30 * 86_400_000_i64, "to": now},
-                      "pagination": {"pageSize": 2, "offset": 4}}))
+        .json(
+            &json!({"search": {}, "range": {"from": now - 30 * 86_400_000_i64, "to": now},
+                      "pagination": {"pageSize": 2, "offset": 4}}),
+        )
         .send()
         .await
         .unwrap()
@@ -309,7 +420,12 @@ async fn malops_paging_and_inbox() {
         .await
         .unwrap();
     let v: Value = r.json().await.unwrap();
-    let inbox: Vec<&str> = v["malops"].as_array().unwrap().iter().map(|m| m["guid"].as_str().unwrap()).collect();
+    let inbox: Vec<&str> = v["malops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["guid"].as_str().unwrap())
+        .collect();
     assert_eq!(inbox, ["11.-0", "11.-1"]);
     assert_eq!(v["malops"][0]["@class"], ".MalopInboxModel");
     let r = http
@@ -326,7 +442,11 @@ async fn malops_paging_and_inbox() {
 async fn window_splitting_returns_every_connection() {
     let mut fx = String::from("connections:\n");
     for i in 0..37 {
-        fx.push_str(&format!("- {{remote: 203.0.113.{}, time: -{}m, classification: malware}}\n", i + 1, i * 7 + 1));
+        fx.push_str(&format!(
+            "- {{remote: 203.0.113.{}, time: -{}m, classification: malware}}\n",
+            i + 1,
+            i * 7 + 1
+        ));
     }
     let sim = sim_with(&fx, |_| {});
     let c = client(&sim);
@@ -343,7 +463,9 @@ async fn window_splitting_returns_every_connection() {
         connection_facet: "remoteAddressMaliciousClassificationType".into(),
         malicious_classes: vec!["malware".into()],
     };
-    let got = blockops::cybereason::collect(&c, &opts, &|_| {}).await.unwrap();
+    let got = blockops::cybereason::collect(&c, &opts, &|_| {})
+        .await
+        .unwrap();
     let mut ips: Vec<String> = got.findings.iter().map(|f| f.raw.clone()).collect();
     ips.sort();
     ips.dedup();

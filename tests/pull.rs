@@ -5,7 +5,9 @@ use std::process::Output;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use blockops::sim::cybereason::{CybereasonSim, Endpoint, Fault, FaultKind, Fixture, SimConfig, SimHandle};
+use blockops::sim::cybereason::{
+    CybereasonSim, Endpoint, Fault, FaultKind, Fixture, SimConfig, SimHandle,
+};
 use serde_json::Value;
 
 const PASSWORD: &str = "Pull-S3cret-7f3a!";
@@ -56,12 +58,23 @@ fn sim(fixture: &str, f: impl FnOnce(&mut SimConfig)) -> SimHandle {
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -79,7 +92,11 @@ fn setup_with(sim: SimHandle, extra: &str, pulled: Option<&str>) -> Env {
     )
     .unwrap();
     std::fs::write(p.join("blocklists/manual.yaml"), MANUAL).unwrap();
-    std::fs::write(p.join("blocklists/allowlist.yaml"), "entries:\n- value: example.com\n").unwrap();
+    std::fs::write(
+        p.join("blocklists/allowlist.yaml"),
+        "entries:\n- value: example.com\n",
+    )
+    .unwrap();
     if let Some(text) = pulled {
         std::fs::write(p.join("blocklists/cybereason.yaml"), text).unwrap();
     }
@@ -121,7 +138,12 @@ impl Env {
 }
 
 fn text(o: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn entry<'a>(file: &'a str, value: &str) -> Option<&'a str> {
@@ -141,32 +163,77 @@ fn happy_path_every_source_with_provenance() {
     let f = env.pulled();
     // Reputation list: IPs, networks, IPv6 and domains; hashes and whitelist rows ignored.
     let e = entry(&f, "203.0.113.9").expect("203.0.113.9");
-    assert!(e.contains("sources: [reputation, connection, malop]"), "{e}");
+    assert!(
+        e.contains("sources: [reputation, connection, malop]"),
+        "{e}"
+    );
     assert!(e.contains("malops: [\"11.-4319097116418812958\"]"), "{e}");
     assert!(e.contains(&format!("first_seen: {TODAY}")), "{e}");
-    assert!(entry(&f, "198.51.100.0/24").unwrap().contains("type: ipv4-net"));
-    assert!(entry(&f, "2001:db8:bad::1").unwrap().contains("sources: [reputation]"));
-    assert!(entry(&f, "c2.evil.example").unwrap().contains("sources: [reputation, connection, malop]"));
+    assert!(
+        entry(&f, "198.51.100.0/24")
+            .unwrap()
+            .contains("type: ipv4-net")
+    );
+    assert!(
+        entry(&f, "2001:db8:bad::1")
+            .unwrap()
+            .contains("sources: [reputation]")
+    );
+    assert!(
+        entry(&f, "c2.evil.example")
+            .unwrap()
+            .contains("sources: [reputation, connection, malop]")
+    );
     assert!(!f.contains("44d88612"), "file hashes are ignored");
-    assert!(entry(&f, "192.0.2.200").is_none(), "whitelist rows are not blocked");
+    assert!(
+        entry(&f, "192.0.2.200").is_none(),
+        "whitelist rows are not blocked"
+    );
     // Connections in the window: remote IP and domain.
-    assert!(entry(&f, "203.0.113.77").unwrap().contains("sources: [connection]"));
+    assert!(
+        entry(&f, "203.0.113.77")
+            .unwrap()
+            .contains("sources: [connection]")
+    );
     assert!(entry(&f, "198.51.100.23").is_some());
-    assert!(entry(&f, "tunnel.dns.example").unwrap().contains("sources: [connection]"));
+    assert!(
+        entry(&f, "tunnel.dns.example")
+            .unwrap()
+            .contains("sources: [connection]")
+    );
     assert!(entry(&f, "192.0.2.10").is_none(), "unclassified connection");
-    assert!(entry(&f, "203.0.113.200").is_none(), "connection outside the 30d window");
-    assert!(entry(&f, "203.0.113.201").is_none(), "MalOp outside the window");
+    assert!(
+        entry(&f, "203.0.113.200").is_none(),
+        "connection outside the 30d window"
+    );
+    assert!(
+        entry(&f, "203.0.113.201").is_none(),
+        "MalOp outside the window"
+    );
     // Domains.
-    assert!(entry(&f, "dropper.malware.example").unwrap().contains("sources: [domain]"));
+    assert!(
+        entry(&f, "dropper.malware.example")
+            .unwrap()
+            .contains("sources: [domain]")
+    );
     assert!(entry(&f, "cdn.good.example").is_none());
     // Guardrail drops are reported with the reason.
     let so = String::from_utf8_lossy(&out.stdout);
     assert!(entry(&f, "10.20.30.40").is_none());
-    assert!(so.contains("dropped 10.20.30.40 (connection): private"), "{so}");
-    assert!(so.contains("dropped allowed.example.com (domain): allowlist"), "{so}");
+    assert!(
+        so.contains("dropped 10.20.30.40 (connection): private"),
+        "{so}"
+    );
+    assert!(
+        so.contains("dropped allowed.example.com (domain): allowlist"),
+        "{so}"
+    );
     assert!(so.contains("(reputation): invalid"), "{so}");
     // The manual file is never touched.
-    assert_eq!(std::fs::read_to_string(env.path().join("blocklists/manual.yaml")).unwrap(), MANUAL);
+    assert_eq!(
+        std::fs::read_to_string(env.path().join("blocklists/manual.yaml")).unwrap(),
+        MANUAL
+    );
     // The file is canonical (fmt --check agrees).
     let fmt = env.run(&["fmt", "--check"]);
     assert_eq!(fmt.status.code(), Some(0), "{}", text(&fmt));
@@ -198,10 +265,22 @@ fn no_churn_identical_data_gives_identical_file_and_no_commit() {
     assert_eq!(commits.trim(), "2");
     let out = env.run(&["pull", "--commit"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("unchanged"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(std::fs::read(env.pulled_path()).unwrap(), first);
-    assert_eq!(git(env.path(), &["rev-list", "--count", "HEAD"]).trim(), "2", "no empty commit");
-    assert_eq!(git(env.path(), &["status", "--porcelain"]), "", "work tree clean");
+    assert_eq!(
+        git(env.path(), &["rev-list", "--count", "HEAD"]).trim(),
+        "2",
+        "no empty commit"
+    );
+    assert_eq!(
+        git(env.path(), &["status", "--porcelain"]),
+        "",
+        "work tree clean"
+    );
 }
 
 #[test]
@@ -210,7 +289,10 @@ fn retention_keeps_first_seen_and_retires_what_is_no_longer_reported() {
         - value: 203.0.113.9\n  sources: [connection]\n  first_seen: 2026-01-05\n  comment: \"seen in INC-1\"\n\
         - value: 203.0.113.50\n  sources: [connection]\n  first_seen: 2026-02-01\n";
     let env = setup_with(
-        sim("reputations:\n- {key: 203.0.113.9}\n- {key: 203.0.113.51}\n- {key: 203.0.113.52}\n- {key: 203.0.113.53}\n", |_| {}),
+        sim(
+            "reputations:\n- {key: 203.0.113.9}\n- {key: 203.0.113.51}\n- {key: 203.0.113.52}\n- {key: 203.0.113.53}\n",
+            |_| {},
+        ),
         "",
         Some(existing),
     );
@@ -218,9 +300,21 @@ fn retention_keeps_first_seen_and_retires_what_is_no_longer_reported() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let f = env.pulled();
     let e = entry(&f, "203.0.113.9").unwrap();
-    assert!(e.contains("first_seen: 2026-01-05") && e.contains("seen in INC-1") && e.contains("sources: [reputation]"), "{e}");
-    assert!(entry(&f, "203.0.113.50").is_none(), "retired: no source reports it any more");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("- 203.0.113.50"), "{}", text(&out));
+    assert!(
+        e.contains("first_seen: 2026-01-05")
+            && e.contains("seen in INC-1")
+            && e.contains("sources: [reputation]"),
+        "{e}"
+    );
+    assert!(
+        entry(&f, "203.0.113.50").is_none(),
+        "retired: no source reports it any more"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("- 203.0.113.50"),
+        "{}",
+        text(&out)
+    );
     // The reputation entry stays while listed and goes when it is removed from the list.
     env.sim.remove_reputation("203.0.113.51");
     let out = env.run(&["pull"]);
@@ -232,7 +326,11 @@ fn retention_keeps_first_seen_and_retires_what_is_no_longer_reported() {
 #[test]
 fn session_expiry_mid_pull_relogs_in_once() {
     let env = setup(FIXTURE);
-    env.sim.inject(Fault::new(Endpoint::VisualSearch, FaultKind::ExpireSession).after(1).times(1));
+    env.sim.inject(
+        Fault::new(Endpoint::VisualSearch, FaultKind::ExpireSession)
+            .after(1)
+            .times(1),
+    );
     let out = env.run(&["pull"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(env.sim.logins(), 2);
@@ -241,8 +339,18 @@ fn session_expiry_mid_pull_relogs_in_once() {
 
 #[test]
 fn expired_session_by_ttl_relogs_in() {
-    let env = setup_with(sim(FIXTURE, |c| c.session_ttl = Duration::from_millis(150)), "", None);
-    env.sim.inject(Fault::new(Endpoint::VisualSearch, FaultKind::Slow(Duration::from_millis(300))).times(1));
+    let env = setup_with(
+        sim(FIXTURE, |c| c.session_ttl = Duration::from_millis(150)),
+        "",
+        None,
+    );
+    env.sim.inject(
+        Fault::new(
+            Endpoint::VisualSearch,
+            FaultKind::Slow(Duration::from_millis(300)),
+        )
+        .times(1),
+    );
     let out = env.run(&["pull"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(env.sim.logins() >= 2, "logins {}", env.sim.logins());
@@ -252,15 +360,39 @@ fn expired_session_by_ttl_relogs_in() {
 fn every_fault_fails_the_pull_and_leaves_the_file_untouched() {
     let existing = "# hand-formatted, must stay byte-identical\nentries:\n- value: 203.0.113.1\n  sources: [reputation]\n";
     let faults = [
-        (Endpoint::ClassificationDownload, FaultKind::Status(403), "403"),
-        (Endpoint::VisualSearch, FaultKind::Status(500), "giving up after 3 attempts"),
+        (
+            Endpoint::ClassificationDownload,
+            FaultKind::Status(403),
+            "403",
+        ),
+        (
+            Endpoint::VisualSearch,
+            FaultKind::Status(500),
+            "giving up after 3 attempts",
+        ),
         (Endpoint::VisualSearch, FaultKind::Status(429), "HTTP 429"),
         (Endpoint::Malops, FaultKind::Status(502), "HTTP 502"),
         (Endpoint::VisualSearch, FaultKind::HtmlOk, "rejected again"),
-        (Endpoint::VisualSearch, FaultKind::QueryStatus("FAILURE".into()), "FAILURE"),
-        (Endpoint::VisualSearch, FaultKind::QueryStatus("PARTIAL_SUCCESS".into()), "PARTIAL_SUCCESS"),
-        (Endpoint::ClassificationDownload, FaultKind::Drop, "giving up"),
-        (Endpoint::Malops, FaultKind::Slow(Duration::from_secs(3)), "timed out"),
+        (
+            Endpoint::VisualSearch,
+            FaultKind::QueryStatus("FAILURE".into()),
+            "FAILURE",
+        ),
+        (
+            Endpoint::VisualSearch,
+            FaultKind::QueryStatus("PARTIAL_SUCCESS".into()),
+            "PARTIAL_SUCCESS",
+        ),
+        (
+            Endpoint::ClassificationDownload,
+            FaultKind::Drop,
+            "giving up",
+        ),
+        (
+            Endpoint::Malops,
+            FaultKind::Slow(Duration::from_secs(3)),
+            "timed out",
+        ),
         (Endpoint::Login, FaultKind::Status(500), "login.html"),
     ];
     for (ep, kind, want) in faults {
@@ -269,17 +401,26 @@ fn every_fault_fails_the_pull_and_leaves_the_file_untouched() {
         let out = env.run(&["pull", "--commit"]);
         assert_eq!(out.status.code(), Some(1), "{kind:?}: {}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(want) && err.contains("nothing was written"), "{kind:?}: {}", text(&out));
+        assert!(
+            err.contains(want) && err.contains("nothing was written"),
+            "{kind:?}: {}",
+            text(&out)
+        );
         assert_eq!(env.pulled(), existing, "{kind:?}");
-        assert_eq!(git(env.path(), &["rev-list", "--count", "HEAD"]).trim(), "1");
+        assert_eq!(
+            git(env.path(), &["rev-list", "--count", "HEAD"]).trim(),
+            "1"
+        );
     }
 }
 
 #[test]
 fn transient_faults_within_the_retry_budget_succeed() {
     let env = setup(FIXTURE);
-    env.sim.inject(Fault::new(Endpoint::VisualSearch, FaultKind::Status(500)).times(2));
-    env.sim.inject(Fault::new(Endpoint::ClassificationDownload, FaultKind::Drop).times(1));
+    env.sim
+        .inject(Fault::new(Endpoint::VisualSearch, FaultKind::Status(500)).times(2));
+    env.sim
+        .inject(Fault::new(Endpoint::ClassificationDownload, FaultKind::Drop).times(1));
     let out = env.run(&["pull"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(entry(&env.pulled(), "203.0.113.77").is_some());
@@ -289,7 +430,11 @@ fn transient_faults_within_the_retry_budget_succeed() {
 fn window_splitting_returns_more_rows_than_the_limit() {
     let mut fx = String::from("connections:\n");
     for i in 0..60 {
-        fx.push_str(&format!("- {{remote: 203.0.113.{}, time: -{}m, classification: malware}}\n", i + 1, i * 13 + 1));
+        fx.push_str(&format!(
+            "- {{remote: 203.0.113.{}, time: -{}m, classification: malware}}\n",
+            i + 1,
+            i * 13 + 1
+        ));
     }
     let env = setup_with(
         sim(&fx, |_| {}),
@@ -308,12 +453,18 @@ fn window_splitting_returns_more_rows_than_the_limit() {
 fn domain_query_overflow_is_an_error_not_a_truncation() {
     let mut fx = String::from("domains:\n");
     for i in 0..12 {
-        fx.push_str(&format!("- {{name: d{i}.bad.example, classification: malware}}\n"));
+        fx.push_str(&format!(
+            "- {{name: d{i}.bad.example, classification: malware}}\n"
+        ));
     }
     let env = setup_with(sim(&fx, |_| {}), "  result_limit: 10\n", None);
     let out = env.run(&["pull"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("raise cybereason.result_limit"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("raise cybereason.result_limit"),
+        "{}",
+        text(&out)
+    );
     assert!(!env.pulled_path().exists());
 }
 
@@ -321,12 +472,25 @@ fn domain_query_overflow_is_an_error_not_a_truncation() {
 fn large_removal_is_refused_unless_allowed() {
     let mut existing = String::from("entries:\n");
     for i in 1..=8 {
-        existing.push_str(&format!("- value: 198.51.100.{i}\n  sources: [reputation]\n  first_seen: 2026-01-01\n"));
+        existing.push_str(&format!(
+            "- value: 198.51.100.{i}\n  sources: [reputation]\n  first_seen: 2026-01-01\n"
+        ));
     }
-    let env = setup_with(sim("reputations:\n- {key: 198.51.100.1}\n- {key: 198.51.100.2}\n", |_| {}), "", Some(&existing));
+    let env = setup_with(
+        sim(
+            "reputations:\n- {key: 198.51.100.1}\n- {key: 198.51.100.2}\n",
+            |_| {},
+        ),
+        "",
+        Some(&existing),
+    );
     let out = env.run(&["pull", "--commit"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-large-change"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-large-change"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(env.pulled(), existing);
     let out = env.run(&["pull", "--allow-large-change"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -339,7 +503,10 @@ fn dry_run_prints_the_change_and_writes_nothing() {
     let out = env.run(&["pull", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let so = String::from_utf8_lossy(&out.stdout);
-    assert!(so.contains("+ 203.0.113.77 (connection)") && so.contains("dry run, nothing written"), "{so}");
+    assert!(
+        so.contains("+ 203.0.113.77 (connection)") && so.contains("dry run, nothing written"),
+        "{so}"
+    );
     assert!(!env.pulled_path().exists());
 }
 
@@ -349,8 +516,14 @@ fn commit_is_visible_to_git_log() {
     let out = env.run(&["pull", "--commit"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let log = git(env.path(), &["log", "-1", "--format=%an <%ae>%n%B"]);
-    assert!(log.starts_with("Pull Bot <pull-bot@example.invalid>\n"), "{log}");
-    assert!(log.contains("pull: 8 added, 0 removed, 0 changed in blocklists/cybereason.yaml"), "{log}");
+    assert!(
+        log.starts_with("Pull Bot <pull-bot@example.invalid>\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("pull: 8 added, 0 removed, 0 changed in blocklists/cybereason.yaml"),
+        "{log}"
+    );
     assert!(log.contains("+ 203.0.113.77"), "{log}");
     let files = git(env.path(), &["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(files.trim(), "blocklists/cybereason.yaml");
@@ -360,16 +533,31 @@ fn commit_is_visible_to_git_log() {
 fn password_never_appears_in_any_output() {
     // Success with -vv.
     let env = setup(FIXTURE);
-    env.sim.inject(Fault::new(Endpoint::VisualSearch, FaultKind::ExpireSession).after(1).times(1));
+    env.sim.inject(
+        Fault::new(Endpoint::VisualSearch, FaultKind::ExpireSession)
+            .after(1)
+            .times(1),
+    );
     let out = env.run(&["-vv", "pull", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!text(&out).contains(PASSWORD), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("logging in again"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("logging in again"),
+        "{}",
+        text(&out)
+    );
     // Wrong password with -vv: the error names the URL, not the password.
-    let env = setup_with(sim(FIXTURE, |c| c.password = "something-else".into()), "", None);
+    let env = setup_with(
+        sim(FIXTURE, |c| c.password = "something-else".into()),
+        "",
+        None,
+    );
     let out = env.run(&["-vv", "pull", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(!all.contains(PASSWORD), "{all}");
-    assert!(all.contains(&format!("login to {}/login.html failed", env.sim.url())), "{all}");
+    assert!(
+        all.contains(&format!("login to {}/login.html failed", env.sim.url())),
+        "{all}"
+    );
 }

@@ -18,7 +18,9 @@ use crate::blocklist::guard::Guard;
 use crate::blocklist::indicator::{Indicator, visible};
 use crate::blocklist::{BlocklistFile, Entry, MAX_MALOPS, Source};
 use crate::config::{Dur, GitConfig};
-use crate::cybereason::{Client, ClientSettings, CollectOptions, Finding, Origin, collect::CollectStats};
+use crate::cybereason::{
+    Client, ClientSettings, CollectOptions, Finding, Origin, collect::CollectStats,
+};
 use crate::error::{Outcome, Refused};
 
 /// Options of `blockops pull`.
@@ -114,7 +116,8 @@ pub fn merge(existing: &BlocklistFile, findings: &[Finding], guard: &Guard, toda
         let Some(ind) = ind else { continue };
         let slot = acc.entry(ind).or_default();
         slot.0.insert(source_of(f.origin));
-        slot.1.extend(f.malops.iter().filter(|g| valid_malop(g)).cloned());
+        slot.1
+            .extend(f.malops.iter().filter(|g| valid_malop(g)).cloned());
     }
     let mut out = BlocklistFile::empty(&existing.path);
     let mut added = Vec::new();
@@ -138,19 +141,43 @@ pub fn merge(existing: &BlocklistFile, findings: &[Finding], guard: &Guard, toda
         out.entries.push(entry);
     }
     out.sort();
-    let removed: Vec<Indicator> =
-        existing.entries.iter().filter(|e| out.get(&e.value).is_none()).map(|e| e.value.clone()).collect();
-    Merged { file: out, added, removed, changed, dropped: dropped.into_iter().collect() }
+    let removed: Vec<Indicator> = existing
+        .entries
+        .iter()
+        .filter(|e| out.get(&e.value).is_none())
+        .map(|e| e.value.clone())
+        .collect();
+    Merged {
+        file: out,
+        added,
+        removed,
+        changed,
+        dropped: dropped.into_iter().collect(),
+    }
 }
 
 /// Commit `rel` (already written under `root`) with only that path changed relative to HEAD.
-pub fn commit_file(root: &Path, rel: &str, message: &str, git: &GitConfig) -> anyhow::Result<git2::Oid> {
-    let repo = git2::Repository::discover(root).with_context(|| format!("{} is not in a git repository", root.display()))?;
-    let workdir = repo.workdir().ok_or_else(|| anyhow!("the git repository is bare"))?;
+pub fn commit_file(
+    root: &Path,
+    rel: &str,
+    message: &str,
+    git: &GitConfig,
+) -> anyhow::Result<git2::Oid> {
+    let repo = git2::Repository::discover(root)
+        .with_context(|| format!("{} is not in a git repository", root.display()))?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| anyhow!("the git repository is bare"))?;
     let abs = root.join(rel);
-    let abs = abs.canonicalize().with_context(|| abs.display().to_string())?;
-    let wd = workdir.canonicalize().with_context(|| workdir.display().to_string())?;
-    let in_repo = abs.strip_prefix(&wd).with_context(|| format!("{} is outside the repository", abs.display()))?;
+    let abs = abs
+        .canonicalize()
+        .with_context(|| abs.display().to_string())?;
+    let wd = workdir
+        .canonicalize()
+        .with_context(|| workdir.display().to_string())?;
+    let in_repo = abs
+        .strip_prefix(&wd)
+        .with_context(|| format!("{} is outside the repository", abs.display()))?;
     let path_str = in_repo.to_string_lossy().replace('\\', "/");
     let bytes = std::fs::read(&abs).with_context(|| abs.display().to_string())?;
     let blob = repo.blob(&bytes)?;
@@ -178,9 +205,16 @@ pub fn commit_file(root: &Path, rel: &str, message: &str, git: &GitConfig) -> an
     })?;
     let tree = repo.find_tree(idx.write_tree_to(&repo)?)?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let name = git.author_name.clone().or_else(|| env("GIT_AUTHOR_NAME")).unwrap_or_else(|| "blockops".into());
-    let email =
-        git.author_email.clone().or_else(|| env("GIT_AUTHOR_EMAIL")).unwrap_or_else(|| "blockops@localhost".into());
+    let name = git
+        .author_name
+        .clone()
+        .or_else(|| env("GIT_AUTHOR_NAME"))
+        .unwrap_or_else(|| "blockops".into());
+    let email = git
+        .author_email
+        .clone()
+        .or_else(|| env("GIT_AUTHOR_EMAIL"))
+        .unwrap_or_else(|| "blockops@localhost".into());
     let author = git2::Signature::now(&name, &email)?;
     let committer = match (env("GIT_COMMITTER_NAME"), env("GIT_COMMITTER_EMAIL")) {
         (Some(n), Some(e)) => git2::Signature::now(&n, &e)?,
@@ -202,7 +236,11 @@ fn commit_message(m: &Merged, rel: &str) -> String {
         m.removed.len(),
         m.changed.len()
     );
-    for (title, sign, list) in [("Added", '+', &m.added), ("Removed", '-', &m.removed), ("Changed", '~', &m.changed)] {
+    for (title, sign, list) in [
+        ("Added", '+', &m.added),
+        ("Removed", '-', &m.removed),
+        ("Changed", '~', &m.changed),
+    ] {
         if list.is_empty() {
             continue;
         }
@@ -272,7 +310,11 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo();
     let ws = ctx.load(repo.as_ref(), "WORKTREE")?;
     drop(repo);
-    let cfg = ws.config.cybereason.clone().ok_or_else(|| anyhow!("blockops.yaml has no `cybereason:` section"))?;
+    let cfg = ws
+        .config
+        .cybereason
+        .clone()
+        .ok_or_else(|| anyhow!("blockops.yaml has no `cybereason:` section"))?;
     let settings = ClientSettings::from_config(&cfg, ctx.root())?;
     let password = settings.password.clone();
     let url = settings.url.clone();
@@ -293,7 +335,9 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     };
     let progress = Progress::new(ctx.global.quiet || a.format == Format::Json);
     progress.step(&format!("logging in to {url}"));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let result = rt.block_on(async {
         let client = Client::new(settings)?;
         client.login().await?;
@@ -304,7 +348,10 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     });
     progress.finish();
     let collected = result.map_err(|e| {
-        anyhow!("{}", password.redact(&format!("pull from {url} failed, nothing was written: {e}")))
+        anyhow!(
+            "{}",
+            password.redact(&format!("pull from {url} failed, nothing was written: {e}"))
+        )
     })?;
 
     let rel = ws.config.files.pulled.clone();
@@ -320,7 +367,11 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let on_disk = std::fs::read(ctx.root().join(&rel)).ok();
     let unchanged = on_disk.as_deref() == Some(new_text.as_bytes())
         || (on_disk.is_none() && merged.file.entries.is_empty());
-    let limit = ws.config.guardrails.max_removals.limit(existing.entries.len());
+    let limit = ws
+        .config
+        .guardrails
+        .max_removals
+        .limit(existing.entries.len());
     let too_many = merged.removed.len() > limit && !a.allow_large_change;
 
     let mut written = false;
@@ -330,8 +381,13 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
             .with_context(|| format!("writing {rel}"))?;
         written = true;
         if a.commit {
-            let oid = commit_file(ctx.root(), &rel, &commit_message(&merged, &rel), &ws.config.git)
-                .context("committing the pulled file")?;
+            let oid = commit_file(
+                ctx.root(),
+                &rel,
+                &commit_message(&merged, &rel),
+                &ws.config.git,
+            )
+            .context("committing the pulled file")?;
             commit = Some(oid.to_string());
         }
     }
@@ -363,7 +419,15 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
             );
             for v in &merged.added {
                 let e = merged.file.get(v);
-                let srcs = e.map(|e| e.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                let srcs = e
+                    .map(|e| {
+                        e.sources
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
                 t.push_str(&format!("+ {v} ({srcs})\n"));
             }
             for v in &merged.removed {
@@ -373,7 +437,13 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
                 t.push_str(&format!("~ {v}\n"));
             }
             for d in &merged.dropped {
-                t.push_str(&format!("dropped {} ({}): {}: {}\n", d.value, d.source_str(), d.rule, d.detail));
+                t.push_str(&format!(
+                    "dropped {} ({}): {}: {}\n",
+                    d.value,
+                    d.source_str(),
+                    d.rule,
+                    d.detail
+                ));
             }
             let what = if unchanged {
                 "unchanged".to_string()
@@ -424,7 +494,12 @@ mod tests {
     use crate::config::Guardrails;
 
     fn finding(raw: &str, origin: Origin, malops: &[&str]) -> Finding {
-        Finding { raw: raw.into(), origin, malops: malops.iter().map(|s| s.to_string()).collect(), note: String::new() }
+        Finding {
+            raw: raw.into(),
+            origin,
+            malops: malops.iter().map(|s| s.to_string()).collect(),
+            note: String::new(),
+        }
     }
 
     #[test]
@@ -435,7 +510,13 @@ mod tests {
             "p.yaml",
         )
         .unwrap();
-        let guard = Guard::new(&Guardrails::default(), &Allowlist { path: "a".into(), rules: vec![] });
+        let guard = Guard::new(
+            &Guardrails::default(),
+            &Allowlist {
+                path: "a".into(),
+                rules: vec![],
+            },
+        );
         let today = crate::blocklist::parse_date("2026-11-27").unwrap();
         let m = merge(
             &existing,
@@ -450,17 +531,29 @@ mod tests {
             today,
         );
         assert_eq!(m.file.entries.len(), 2);
-        let e = m.file.get(&Indicator::parse("203.0.113.9").unwrap()).unwrap();
-        assert_eq!(e.first_seen, crate::blocklist::parse_date("2026-01-01").ok());
+        let e = m
+            .file
+            .get(&Indicator::parse("203.0.113.9").unwrap())
+            .unwrap();
+        assert_eq!(
+            e.first_seen,
+            crate::blocklist::parse_date("2026-01-01").ok()
+        );
         assert_eq!(e.comment.as_deref(), Some("keep me"));
         assert_eq!(e.malops.iter().collect::<Vec<_>>(), ["M1"]);
         assert_eq!(e.sources.len(), 2);
-        let d = m.file.get(&Indicator::parse("evil.example").unwrap()).unwrap();
+        let d = m
+            .file
+            .get(&Indicator::parse("evil.example").unwrap())
+            .unwrap();
         assert_eq!(d.first_seen, Some(today));
         assert_eq!(m.removed, vec![Indicator::parse("203.0.113.10").unwrap()]);
         assert_eq!(m.added.len(), 1);
         assert_eq!(m.changed.len(), 1);
         let rules: Vec<&str> = m.dropped.iter().map(|d| d.rule.as_str()).collect();
-        assert!(rules.contains(&"private") && rules.contains(&"invalid"), "{rules:?}");
+        assert!(
+            rules.contains(&"private") && rules.contains(&"invalid"),
+            "{rules:?}"
+        );
     }
 }

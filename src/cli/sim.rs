@@ -18,9 +18,11 @@ pub enum SimCommand {
 
 /// Options of `blockops sim cybereason`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Default credentials: user `api@blockops.example`, password `blockops-sim` \
+#[command(
+    after_help = "Default credentials: user `api@blockops.example`, password `blockops-sim` \
 (test credentials, not secrets). The listening URL is printed on stdout; stop with Ctrl-C. \
-Fixture format: docs/cybereason-sim.md. Plain HTTP only (no TLS).")]
+Fixture format: docs/cybereason-sim.md. Plain HTTP only (no TLS)."
+)]
 pub struct CybereasonArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -52,7 +54,8 @@ pub fn run(_ctx: &super::Ctx, cmd: SimCommand) -> anyhow::Result<Outcome> {
 fn run_cybereason(a: CybereasonArgs) -> anyhow::Result<Outcome> {
     let fixture = match &a.data {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             Fixture::parse(&text).with_context(|| p.display().to_string())?
         }
         None => Fixture::parse(cybereason::DEFAULT_FIXTURE).context("shipped default fixture")?,
@@ -71,7 +74,9 @@ fn run_cybereason(a: CybereasonArgs) -> anyhow::Result<Outcome> {
     out.flush()?;
     drop(out);
     tracing::info!("Cybereason simulator listening on {}", handle.url());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(wait_for_signal());
     handle.shutdown();
     Ok(Outcome::Ok)

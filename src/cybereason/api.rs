@@ -45,13 +45,25 @@ pub struct QueryElement {
     pub guid_list: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_feature: Option<FeatureDescriptor>,
-    #[serde(default, skip_serializing_if = "is_false", deserialize_with = "lenient_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "lenient_bool"
+    )]
     pub is_reversed: bool,
     /// `isResult: true` or `"true"`.
-    #[serde(default, skip_serializing_if = "is_false", deserialize_with = "lenient_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "lenient_bool"
+    )]
     pub is_result: bool,
     /// The `result: true` spelling used by `crimes/unified` clients.
-    #[serde(default, skip_serializing_if = "is_false", deserialize_with = "lenient_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "lenient_bool"
+    )]
     pub result: bool,
 }
 
@@ -82,7 +94,11 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(facet: &str, op: &str, values: Vec<Value>) -> Filter {
-        Filter { facet_name: facet.into(), filter_type: Some(op.into()), values }
+        Filter {
+            facet_name: facet.into(),
+            filter_type: Some(op.into()),
+            values,
+        }
     }
 }
 
@@ -170,11 +186,17 @@ pub struct ElementData {
 impl ElementData {
     /// The string values of a simple feature (empty when absent).
     pub fn simple(&self, feature: &str) -> &[String] {
-        self.simple_values.get(feature).map(|v| v.values.as_slice()).unwrap_or(&[])
+        self.simple_values
+            .get(feature)
+            .map(|v| v.values.as_slice())
+            .unwrap_or(&[])
     }
     /// The linked elements of an element feature (empty when absent).
     pub fn elements(&self, feature: &str) -> &[ElementRef] {
-        self.element_values.get(feature).map(|v| v.element_values.as_slice()).unwrap_or(&[])
+        self.element_values
+            .get(feature)
+            .map(|v| v.element_values.as_slice())
+            .unwrap_or(&[])
     }
 }
 
@@ -362,7 +384,13 @@ pub fn key_shape(key: &str) -> KeyShape {
 }
 
 /// The CSV header the server sends.
-pub const CSV_HEADER: [&str; 5] = ["key", "reputation", "prevent execution", "comment", "remove"];
+pub const CSV_HEADER: [&str; 5] = [
+    "key",
+    "reputation",
+    "prevent execution",
+    "comment",
+    "remove",
+];
 
 /// Quote a CSV field when needed (RFC 4180).
 pub fn csv_field(s: &str) -> String {
@@ -421,7 +449,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, CsvError> {
         }
     }
     if in_quotes {
-        return Err(CsvError { line, reason: "unterminated quoted field".into() });
+        return Err(CsvError {
+            line,
+            reason: "unterminated quoted field".into(),
+        });
     }
     if any {
         row.push(field);
@@ -438,21 +469,34 @@ pub fn parse_reputation_csv(text: &str) -> Result<Vec<ReputationRow>, CsvError> 
     let Some((_, header)) = it.next() else {
         return Ok(Vec::new());
     };
-    let col = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
-    let key = col("key").ok_or(CsvError { line: 1, reason: "no `key` column in the header".into() })?;
-    let rep = col("reputation")
-        .ok_or(CsvError { line: 1, reason: "no `reputation` column in the header".into() })?;
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let key = col("key").ok_or(CsvError {
+        line: 1,
+        reason: "no `key` column in the header".into(),
+    })?;
+    let rep = col("reputation").ok_or(CsvError {
+        line: 1,
+        reason: "no `reputation` column in the header".into(),
+    })?;
     let prevent = col("prevent execution");
     let comment = col("comment");
     let remove = col("remove");
-    let get = |r: &[String], i: Option<usize>| i.and_then(|i| r.get(i)).map(|s| s.trim().to_string());
+    let get =
+        |r: &[String], i: Option<usize>| i.and_then(|i| r.get(i)).map(|s| s.trim().to_string());
     let mut out = Vec::new();
     for (i, r) in it {
         if r.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
         let Some(k) = r.get(key).map(|s| s.trim().to_string()) else {
-            return Err(CsvError { line: i + 1, reason: "missing key".into() });
+            return Err(CsvError {
+                line: i + 1,
+                reason: "missing key".into(),
+            });
         };
         out.push(ReputationRow {
             key: k,
@@ -496,7 +540,8 @@ mod tests {
         assert!(q.query_path[0].is_result);
         assert!(q.query_path[1].result);
         assert!(q.query_path[0].filters.is_none());
-        let q: QueryRequest = serde_json::from_str(r#"{"queryPath":[{"requestedType":"A"}]}"#).unwrap();
+        let q: QueryRequest =
+            serde_json::from_str(r#"{"queryPath":[{"requestedType":"A"}]}"#).unwrap();
         assert!(!q.query_path[0].is_result);
     }
 
@@ -518,7 +563,10 @@ mod tests {
     fn key_shapes() {
         assert_eq!(key_shape("203.0.113.9"), KeyShape::Ip);
         assert_eq!(key_shape("2001:db8::/32"), KeyShape::Ip);
-        assert_eq!(key_shape("d41d8cd98f00b204e9800998ecf8427e"), KeyShape::FileHash);
+        assert_eq!(
+            key_shape("d41d8cd98f00b204e9800998ecf8427e"),
+            KeyShape::FileHash
+        );
         assert_eq!(key_shape("evil.example"), KeyShape::Domain);
     }
 }

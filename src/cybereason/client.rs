@@ -43,7 +43,13 @@ impl ClientSettings {
             timeout: cfg.timeout.0,
             retries: cfg.retries,
             retry_backoff: cfg.retry_backoff.0,
-            ca_cert: cfg.ca_cert.as_ref().map(|p| if p.is_absolute() { p.clone() } else { base.join(p) }),
+            ca_cert: cfg.ca_cert.as_ref().map(|p| {
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    base.join(p)
+                }
+            }),
             insecure_skip_verify: cfg.insecure_skip_verify,
         })
     }
@@ -62,7 +68,9 @@ pub enum ClientError {
     LoginRejected { url: String },
     #[error("login to {url} failed: the password has expired and must be reset in the console")]
     PasswordExpired { url: String },
-    #[error("login to {url} failed: two-factor authentication is not supported; use an API user without TFA")]
+    #[error(
+        "login to {url} failed: two-factor authentication is not supported; use an API user without TFA"
+    )]
     TwoFactor { url: String },
     #[error("login to {url} failed: unexpected answer HTTP {status}")]
     LoginUnexpected { url: String, status: u16 },
@@ -71,14 +79,28 @@ pub enum ClientError {
     #[error("{url}: HTTP 403 Forbidden (does the API user have the required role?)")]
     Forbidden { url: String },
     #[error("{url}: HTTP {status}: {body}")]
-    Http { url: String, status: u16, body: String },
+    Http {
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("{url}: giving up after {attempts} attempts: {last}")]
-    GaveUp { url: String, attempts: u32, last: String },
+    GaveUp {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
     #[error("{url}: query status {status}{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
-    QueryStatus { url: String, status: String, message: String },
+    QueryStatus {
+        url: String,
+        status: String,
+        message: String,
+    },
     #[error("{url}: unexpected response: {reason}")]
     BadResponse { url: String, reason: String },
-    #[error("{what}: more than {limit} results even in a 1 ms window; raise cybereason.result_limit")]
+    #[error(
+        "{what}: more than {limit} results even in a 1 ms window; raise cybereason.result_limit"
+    )]
     Overflow { what: String, limit: u64 },
 }
 
@@ -108,7 +130,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("base", &self.base).field("user", &self.settings.username).finish()
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("user", &self.settings.username)
+            .finish()
     }
 }
 
@@ -122,7 +147,9 @@ impl Client {
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             // Never accept credentials in the URL: they would end up in logs and errors.
-            return Err(ClientError::BadUrl("(URL with embedded credentials; use username/password settings)".into()));
+            return Err(ClientError::BadUrl(
+                "(URL with embedded credentials; use username/password settings)".into(),
+            ));
         }
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let mut b = reqwest::Client::builder()
@@ -133,12 +160,20 @@ impl Client {
             .user_agent(concat!("blockops/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &settings.ca_cert {
             let shown = path.display().to_string();
-            let pem = std::fs::read(path)
-                .map_err(|e| ClientError::CaCert { path: shown.clone(), reason: e.to_string() })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| ClientError::CaCert { path: shown.clone(), reason: e.to_string() })?;
+            let pem = std::fs::read(path).map_err(|e| ClientError::CaCert {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::CaCert {
+                    path: shown.clone(),
+                    reason: e.to_string(),
+                })?;
             if certs.is_empty() {
-                return Err(ClientError::CaCert { path: shown, reason: "no PEM certificate found".into() });
+                return Err(ClientError::CaCert {
+                    path: shown,
+                    reason: "no PEM certificate found".into(),
+                });
             }
             for c in certs {
                 b = b.add_root_certificate(c);
@@ -152,7 +187,14 @@ impl Client {
             b = b.tls_danger_accept_invalid_certs(true);
         }
         let http = b.build().map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(Client { http, jar, base, settings, logins: AtomicU64::new(0), requests: AtomicU64::new(0) })
+        Ok(Client {
+            http,
+            jar,
+            base,
+            settings,
+            logins: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+        })
     }
 
     /// The base URL.
@@ -171,7 +213,9 @@ impl Client {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        self.settings.retry_backoff.saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        self.settings
+            .retry_backoff
+            .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
     }
 
     /// `POST /login.html` with the form fields `username` and `password`.
@@ -183,7 +227,10 @@ impl Client {
             let sent = self
                 .http
                 .post(&url)
-                .form(&[("username", self.settings.username.as_str()), ("password", self.settings.password.expose())])
+                .form(&[
+                    ("username", self.settings.username.as_str()),
+                    ("password", self.settings.password.expose()),
+                ])
                 .send()
                 .await;
             let retry_reason = match sent {
@@ -206,7 +253,10 @@ impl Client {
                             return Err(ClientError::PasswordExpired { url });
                         }
                         if !self.has_session_cookie() {
-                            return Err(ClientError::LoginUnexpected { url, status: status.as_u16() });
+                            return Err(ClientError::LoginUnexpected {
+                                url,
+                                status: status.as_u16(),
+                            });
                         }
                         self.logins.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%url, "logged in");
@@ -219,12 +269,19 @@ impl Client {
                         // Some versions answer the login page directly instead of redirecting.
                         return Err(ClientError::LoginRejected { url });
                     } else {
-                        return Err(ClientError::LoginUnexpected { url, status: status.as_u16() });
+                        return Err(ClientError::LoginUnexpected {
+                            url,
+                            status: status.as_u16(),
+                        });
                     }
                 }
             };
             if attempt >= self.settings.retries {
-                return Err(ClientError::GaveUp { url, attempts: attempt + 1, last: retry_reason });
+                return Err(ClientError::GaveUp {
+                    url,
+                    attempts: attempt + 1,
+                    last: retry_reason,
+                });
             }
             let wait = self.backoff(attempt);
             tracing::info!(%url, "login: {retry_reason}; retrying in {wait:?}");
@@ -234,7 +291,9 @@ impl Client {
     }
 
     fn has_session_cookie(&self) -> bool {
-        let Ok(u) = Url::parse(&format!("{}/rest/", self.base)) else { return false };
+        let Ok(u) = Url::parse(&format!("{}/rest/", self.base)) else {
+            return false;
+        };
         self.jar
             .cookies(&u)
             .and_then(|v| v.to_str().ok().map(|s| s.contains("JSESSIONID=")))
@@ -242,7 +301,13 @@ impl Client {
     }
 
     /// One request with expiry handling and retries; returns the body text.
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>, expect: Expect) -> Result<String, ClientError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        expect: Expect,
+    ) -> Result<String, ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut attempt = 0;
         let mut relogged = false;
@@ -267,7 +332,11 @@ impl Client {
                 Attempt::Expired => return Err(ClientError::SessionRejected { url }),
                 Attempt::Retry(reason) => {
                     if attempt >= self.settings.retries {
-                        return Err(ClientError::GaveUp { url, attempts: attempt + 1, last: reason });
+                        return Err(ClientError::GaveUp {
+                            url,
+                            attempts: attempt + 1,
+                            last: reason,
+                        });
                     }
                     let wait = self.backoff(attempt);
                     tracing::info!(%url, "{reason}; retry {} of {} in {wait:?}", attempt + 1, self.settings.retries);
@@ -278,14 +347,28 @@ impl Client {
         }
     }
 
-    async fn classify(&self, url: &str, resp: reqwest::Response, expect: Expect) -> Result<Attempt, ClientError> {
+    async fn classify(
+        &self,
+        url: &str,
+        resp: reqwest::Response,
+        expect: Expect,
+    ) -> Result<Attempt, ClientError> {
         let status = resp.status();
         if status.is_redirection() {
-            let loc = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let loc = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             if loc.contains("login") || loc.is_empty() {
                 return Ok(Attempt::Expired);
             }
-            return Err(ClientError::Http { url: url.into(), status: status.as_u16(), body: format!("redirect to {loc}") });
+            return Err(ClientError::Http {
+                url: url.into(),
+                status: status.as_u16(),
+                body: format!("redirect to {loc}"),
+            });
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Ok(Attempt::Retry(format!("HTTP {}", status.as_u16())));
@@ -303,7 +386,11 @@ impl Client {
             Err(e) => return Ok(Attempt::Retry(transport_reason(&e))),
         };
         if !status.is_success() {
-            return Err(ClientError::Http { url: url.into(), status: status.as_u16(), body: snippet(&text) });
+            return Err(ClientError::Http {
+                url: url.into(),
+                status: status.as_u16(),
+                body: snippet(&text),
+            });
         }
         let looks_html = is_html || text.trim_start().starts_with('<');
         if looks_html {
@@ -315,40 +402,69 @@ impl Client {
         Ok(Attempt::Done(text))
     }
 
-    async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+    async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{}", self.base, path);
-        let v = serde_json::to_value(body).map_err(|e| ClientError::BadResponse { url: url.clone(), reason: e.to_string() })?;
-        let text = self.call(Method::POST, path, Some(&v), Expect::Json).await?;
-        serde_json::from_str(&text).map_err(|e| ClientError::BadResponse { url, reason: e.to_string() })
+        let v = serde_json::to_value(body).map_err(|e| ClientError::BadResponse {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        let text = self
+            .call(Method::POST, path, Some(&v), Expect::Json)
+            .await?;
+        serde_json::from_str(&text).map_err(|e| ClientError::BadResponse {
+            url,
+            reason: e.to_string(),
+        })
     }
 
     /// `GET /rest/classification/download`: the reputation list as CSV rows.
     pub async fn reputation_csv(&self) -> Result<Vec<super::api::ReputationRow>, ClientError> {
         let path = "/rest/classification/download";
         let text = self.call(Method::GET, path, None, Expect::Csv).await?;
-        super::api::parse_reputation_csv(&text)
-            .map_err(|e| ClientError::BadResponse { url: format!("{}{path}", self.base), reason: e.to_string() })
+        super::api::parse_reputation_csv(&text).map_err(|e| ClientError::BadResponse {
+            url: format!("{}{path}", self.base),
+            reason: e.to_string(),
+        })
     }
 
     /// `POST /rest/visualsearch/query/simple`; any `status` other than `SUCCESS` is an error.
-    pub async fn visual_search(&self, q: &super::api::QueryRequest) -> Result<super::api::QueryResponse, ClientError> {
+    pub async fn visual_search(
+        &self,
+        q: &super::api::QueryRequest,
+    ) -> Result<super::api::QueryResponse, ClientError> {
         let path = "/rest/visualsearch/query/simple";
         let r: super::api::QueryResponse = self.post_json(path, q).await?;
         if r.status != "SUCCESS" {
             return Err(ClientError::QueryStatus {
                 url: format!("{}{path}", self.base),
-                status: if r.status.is_empty() { "(missing)".into() } else { r.status },
+                status: if r.status.is_empty() {
+                    "(missing)".into()
+                } else {
+                    r.status
+                },
                 message: r.message.unwrap_or_default(),
             });
         }
         if r.data.is_none() {
-            return Err(ClientError::BadResponse { url: format!("{}{path}", self.base), reason: "no `data`".into() });
+            return Err(ClientError::BadResponse {
+                url: format!("{}{path}", self.base),
+                reason: "no `data`".into(),
+            });
         }
         Ok(r)
     }
 
     /// `POST /rest/mmng/v2/malops` paged by item offset; returns every MalOp in the range.
-    pub async fn malops(&self, from_ms: i64, to_ms: i64, page_size: u64) -> Result<Vec<Value>, ClientError> {
+    pub async fn malops(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        page_size: u64,
+    ) -> Result<Vec<Value>, ClientError> {
         let path = "/rest/mmng/v2/malops";
         let mut out = Vec::new();
         let mut offset = 0u64;
@@ -368,7 +484,10 @@ impl Client {
                 });
             }
             let Some(page) = r.data else {
-                return Err(ClientError::BadResponse { url: format!("{}{path}", self.base), reason: "no `data`".into() });
+                return Err(ClientError::BadResponse {
+                    url: format!("{}{path}", self.base),
+                    reason: "no `data`".into(),
+                });
             };
             let n = page.data.len() as u64;
             out.extend(page.data);

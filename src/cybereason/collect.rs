@@ -105,7 +105,11 @@ fn overflowed(rows: u64, total: u64, limit: u64) -> bool {
 }
 
 /// Run every enabled source. Any error aborts the whole pull (nothing partial is returned).
-pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>) -> Result<Collected, ClientError> {
+pub async fn collect(
+    client: &Client,
+    o: &CollectOptions,
+    progress: Progress<'_>,
+) -> Result<Collected, ClientError> {
     let mut out = Collected::default();
     if o.reputation {
         progress("reputation list");
@@ -121,9 +125,17 @@ pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>
                 out.stats.file_hashes_ignored += 1;
                 continue;
             }
-            out.findings.push(Finding { raw: r.key, origin: Origin::Reputation, malops: BTreeSet::new(), note: r.comment });
+            out.findings.push(Finding {
+                raw: r.key,
+                origin: Origin::Reputation,
+                malops: BTreeSet::new(),
+                note: r.comment,
+            });
         }
-        tracing::info!(rows = out.stats.reputation_rows, "reputation list downloaded");
+        tracing::info!(
+            rows = out.stats.reputation_rows,
+            "reputation list downloaded"
+        );
     }
     if o.connections {
         progress("malicious connections");
@@ -132,7 +144,10 @@ pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>
         for c in conns.values() {
             connection_findings(c, Origin::Connection, &BTreeSet::new(), &mut out.findings);
         }
-        tracing::info!(connections = out.stats.connections, "malicious connections fetched");
+        tracing::info!(
+            connections = out.stats.connections,
+            "malicious connections fetched"
+        );
     }
     if o.domains {
         progress("malicious domains");
@@ -142,7 +157,12 @@ pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>
             o.malicious_classes.iter().map(|c| json!(c)).collect(),
         )];
         let q = query(
-            vec![QueryElement { requested_type: "DomainName".into(), filters: Some(filters), is_result: true, ..Default::default() }],
+            vec![QueryElement {
+                requested_type: "DomainName".into(),
+                filters: Some(filters),
+                is_result: true,
+                ..Default::default()
+            }],
             o.result_limit,
             "SPECIFIC",
             &["elementDisplayName", "maliciousClassificationType"],
@@ -152,12 +172,24 @@ pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>
         let data = r.data.unwrap_or_default();
         let rows = data.result_id_to_element_data_map.len() as u64;
         if overflowed(rows, data.total_possible_results, o.result_limit) {
-            return Err(ClientError::Overflow { what: "malicious DomainName query".into(), limit: o.result_limit });
+            return Err(ClientError::Overflow {
+                what: "malicious DomainName query".into(),
+                limit: o.result_limit,
+            });
         }
         for (guid, el) in &data.result_id_to_element_data_map {
-            let name = el.simple("elementDisplayName").first().cloned().unwrap_or_else(|| guid.clone());
+            let name = el
+                .simple("elementDisplayName")
+                .first()
+                .cloned()
+                .unwrap_or_else(|| guid.clone());
             let class = el.simple("maliciousClassificationType").join(",");
-            out.findings.push(Finding { raw: name, origin: Origin::Domain, malops: BTreeSet::new(), note: class });
+            out.findings.push(Finding {
+                raw: name,
+                origin: Origin::Domain,
+                malops: BTreeSet::new(),
+                note: class,
+            });
             out.stats.domains += 1;
         }
         tracing::info!(domains = out.stats.domains, "malicious domains fetched");
@@ -166,8 +198,10 @@ pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>
         progress("MalOps");
         let malops = client.malops(o.from_ms, o.to_ms, 100).await?;
         out.stats.queries += malops.len().div_ceil(100).max(1);
-        let guids: BTreeSet<String> =
-            malops.iter().filter_map(|m| m.get("guid").and_then(Value::as_str).map(String::from)).collect();
+        let guids: BTreeSet<String> = malops
+            .iter()
+            .filter_map(|m| m.get("guid").and_then(Value::as_str).map(String::from))
+            .collect();
         out.stats.malops = guids.len();
         for g in &guids {
             progress(&format!("MalOp {g}"));
@@ -208,7 +242,10 @@ pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>
             let data = r.data.unwrap_or_default();
             let rows = data.result_id_to_element_data_map.len() as u64;
             if overflowed(rows, data.total_possible_results, o.result_limit) {
-                return Err(ClientError::Overflow { what: format!("connections of MalOp {g}"), limit: o.result_limit });
+                return Err(ClientError::Overflow {
+                    what: format!("connections of MalOp {g}"),
+                    limit: o.result_limit,
+                });
             }
             let one: BTreeSet<String> = [g.clone()].into();
             for el in data.result_id_to_element_data_map.values() {
@@ -216,22 +253,45 @@ pub async fn collect(client: &Client, o: &CollectOptions, progress: Progress<'_>
                 connection_findings(el, Origin::Malop, &one, &mut out.findings);
             }
         }
-        tracing::info!(malops = out.stats.malops, connections = out.stats.malop_connections, "MalOps fetched");
+        tracing::info!(
+            malops = out.stats.malops,
+            connections = out.stats.malop_connections,
+            "MalOps fetched"
+        );
     }
     Ok(out)
 }
 
 /// Remote IP (`remoteAddress` IpAddress element names) and `domainName` of a connection.
-fn connection_findings(el: &ElementData, origin: Origin, malops: &BTreeSet<String>, out: &mut Vec<Finding>) {
-    let note = el.simple("elementDisplayName").first().cloned().unwrap_or_default();
+fn connection_findings(
+    el: &ElementData,
+    origin: Origin,
+    malops: &BTreeSet<String>,
+    out: &mut Vec<Finding>,
+) {
+    let note = el
+        .simple("elementDisplayName")
+        .first()
+        .cloned()
+        .unwrap_or_default();
     for r in el.elements("remoteAddress") {
         if r.element_type.is_empty() || r.element_type == "IpAddress" {
-            out.push(Finding { raw: r.name.clone(), origin, malops: malops.clone(), note: note.clone() });
+            out.push(Finding {
+                raw: r.name.clone(),
+                origin,
+                malops: malops.clone(),
+                note: note.clone(),
+            });
         }
     }
     for d in el.simple("domainName") {
         if !d.trim().is_empty() {
-            out.push(Finding { raw: d.clone(), origin, malops: malops.clone(), note: note.clone() });
+            out.push(Finding {
+                raw: d.clone(),
+                origin,
+                malops: malops.clone(),
+                note: note.clone(),
+            });
         }
     }
 }
@@ -247,11 +307,20 @@ async fn connections(
     let mut stack = vec![(o.from_ms, o.to_ms)];
     while let Some((a, b)) = stack.pop() {
         let filters = vec![
-            Filter::new(&o.connection_facet, "Equals", o.malicious_classes.iter().map(|c| json!(c)).collect()),
+            Filter::new(
+                &o.connection_facet,
+                "Equals",
+                o.malicious_classes.iter().map(|c| json!(c)).collect(),
+            ),
             Filter::new("creationTime", "Between", vec![json!(a), json!(b)]),
         ];
         let q = query(
-            vec![QueryElement { requested_type: "Connection".into(), filters: Some(filters), is_result: true, ..Default::default() }],
+            vec![QueryElement {
+                requested_type: "Connection".into(),
+                filters: Some(filters),
+                is_result: true,
+                ..Default::default()
+            }],
             o.result_limit,
             "SPECIFIC",
             &CONNECTION_FIELDS,
@@ -262,12 +331,23 @@ async fn connections(
         let rows = data.result_id_to_element_data_map.len() as u64;
         if overflowed(rows, data.total_possible_results, o.result_limit) {
             if b <= a {
-                return Err(ClientError::Overflow { what: format!("malicious connections at {a} ms"), limit: o.result_limit });
+                return Err(ClientError::Overflow {
+                    what: format!("malicious connections at {a} ms"),
+                    limit: o.result_limit,
+                });
             }
             let mid = a + (b - a) / 2;
             stats.window_splits += 1;
-            tracing::debug!(from = a, to = b, rows, "result limit reached; splitting the window");
-            progress(&format!("malicious connections (window split {})", stats.window_splits));
+            tracing::debug!(
+                from = a,
+                to = b,
+                rows,
+                "result limit reached; splitting the window"
+            );
+            progress(&format!(
+                "malicious connections (window split {})",
+                stats.window_splits
+            ));
             stack.push((mid + 1, b));
             stack.push((a, mid));
             continue;

@@ -70,11 +70,17 @@ impl FixtureTime {
                 let t = t.trim();
                 if let Some(rel) = t.strip_prefix('-') {
                     let d: crate::config::Dur = rel.parse()?;
-                    let ms = i64::try_from(d.0.as_millis()).map_err(|_| format!("`{t}` is too long"))?;
+                    let ms =
+                        i64::try_from(d.0.as_millis()).map_err(|_| format!("`{t}` is too long"))?;
                     Ok(now_ms - ms)
                 } else {
-                    let dt = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .map_err(|e| format!("`{t}` is not an RFC 3339 time, epoch ms or `-DUR`: {e}"))?;
+                    let dt = time::OffsetDateTime::parse(
+                        t,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map_err(|e| {
+                        format!("`{t}` is not an RFC 3339 time, epoch ms or `-DUR`: {e}")
+                    })?;
                     Ok((dt.unix_timestamp_nanos() / 1_000_000) as i64)
                 }
             }
@@ -269,9 +275,14 @@ impl Fixture {
         let malop_guids: std::collections::BTreeSet<&str> =
             self.malops.iter().map(|m| m.guid.as_str()).collect();
         for m in &self.malops {
-            let created = m.created.resolve(now_ms).map_err(|e| bad(format!("malop {}: {e}", m.guid)))?;
+            let created = m
+                .created
+                .resolve(now_ms)
+                .map_err(|e| bad(format!("malop {}: {e}", m.guid)))?;
             let updated = match &m.updated {
-                Some(t) => t.resolve(now_ms).map_err(|e| bad(format!("malop {}: {e}", m.guid)))?,
+                Some(t) => t
+                    .resolve(now_ms)
+                    .map_err(|e| bad(format!("malop {}: {e}", m.guid)))?,
                 None => created,
             };
             data.malops.insert(
@@ -300,8 +311,14 @@ impl Fixture {
         for (i, c) in self.connections.iter().enumerate() {
             let what = format!("connection {} ({})", i + 1, c.remote);
             check_malops(&what, &c.malops)?;
-            let time = c.time.resolve(now_ms).map_err(|e| bad(format!("{what}: {e}")))?;
-            let guid = c.guid.clone().unwrap_or_else(|| format!("conn-{:06}", i + 1));
+            let time = c
+                .time
+                .resolve(now_ms)
+                .map_err(|e| bad(format!("{what}: {e}")))?;
+            let guid = c
+                .guid
+                .clone()
+                .unwrap_or_else(|| format!("conn-{:06}", i + 1));
             let remote_fmt = if c.remote.contains(':') {
                 format!("[{}]:{}", c.remote, c.remote_port)
             } else {
@@ -311,7 +328,10 @@ impl Fixture {
             let mut put = |k: &str, v: String| {
                 simple.insert(k.to_string(), vec![v]);
             };
-            put("elementDisplayName", format!("{} > {}", c.local, remote_fmt));
+            put(
+                "elementDisplayName",
+                format!("{} > {}", c.local, remote_fmt),
+            );
             put("remotePort", c.remote_port.to_string());
             if let Some((_, p)) = c.local.rsplit_once(':') {
                 put("localPort", p.to_string());
@@ -378,7 +398,10 @@ impl Fixture {
             simple.insert("elementDisplayName".into(), vec![d.name.clone()]);
             simple.insert("isInternalDomain".into(), vec!["false".into()]);
             simple.insert("everResolvedDomain".into(), vec!["true".into()]);
-            simple.insert("isMaliciousDomainEvidence".into(), vec![d.classification.is_some().to_string()]);
+            simple.insert(
+                "isMaliciousDomainEvidence".into(),
+                vec![d.classification.is_some().to_string()],
+            );
             if let Some(cl) = &d.classification {
                 simple.insert("maliciousClassificationType".into(), vec![cl.clone()]);
             }
@@ -387,7 +410,10 @@ impl Fixture {
             }
             domains.push(SimElement {
                 element_type: "DomainName".into(),
-                guid: d.guid.clone().unwrap_or_else(|| format!("domain-{:06}", i + 1)),
+                guid: d
+                    .guid
+                    .clone()
+                    .unwrap_or_else(|| format!("domain-{:06}", i + 1)),
                 simple,
                 links: BTreeMap::new(),
                 malicious: d.classification.is_some(),
@@ -405,7 +431,10 @@ impl Fixture {
             }
             ips.push(SimElement {
                 element_type: "IpAddress".into(),
-                guid: a.guid.clone().unwrap_or_else(|| format!("ipaddr-{:06}", i + 1)),
+                guid: a
+                    .guid
+                    .clone()
+                    .unwrap_or_else(|| format!("ipaddr-{:06}", i + 1)),
                 simple,
                 links: BTreeMap::new(),
                 malicious: a.classification.is_some(),
@@ -413,7 +442,11 @@ impl Fixture {
                 malops: a.malops.clone(),
             });
         }
-        for (ty, mut v) in [("Connection", conns), ("DomainName", domains), ("IpAddress", ips)] {
+        for (ty, mut v) in [
+            ("Connection", conns),
+            ("DomainName", domains),
+            ("IpAddress", ips),
+        ] {
             let mut seen = std::collections::BTreeSet::new();
             for e in &v {
                 if !seen.insert(e.guid.clone()) {
@@ -433,7 +466,10 @@ fn yaml_text(v: &serde_yaml::Value) -> String {
         serde_yaml::Value::Bool(b) => b.to_string(),
         serde_yaml::Value::Number(n) => n.to_string(),
         serde_yaml::Value::Null => String::new(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -454,10 +490,15 @@ mod tests {
     #[test]
     fn relative_and_absolute_times() {
         let now = 1_000_000_000_000;
-        assert_eq!(FixtureTime::Text("-1d".into()).resolve(now).unwrap(), now - 86_400_000);
+        assert_eq!(
+            FixtureTime::Text("-1d".into()).resolve(now).unwrap(),
+            now - 86_400_000
+        );
         assert_eq!(FixtureTime::Millis(5).resolve(now).unwrap(), 5);
         assert_eq!(
-            FixtureTime::Text("2024-06-01T00:00:00Z".into()).resolve(now).unwrap(),
+            FixtureTime::Text("2024-06-01T00:00:00Z".into())
+                .resolve(now)
+                .unwrap(),
             1_717_200_000_000
         );
         assert!(FixtureTime::Text("yesterday".into()).resolve(now).is_err());

@@ -132,7 +132,12 @@ pub struct Fault {
 impl Fault {
     /// A fault on every matching request.
     pub fn new(endpoint: Endpoint, kind: FaultKind) -> Fault {
-        Fault { endpoint, kind, skip: 0, times: None }
+        Fault {
+            endpoint,
+            kind,
+            skip: 0,
+            times: None,
+        }
     }
     /// Only the next `n` matching requests.
     pub fn times(mut self, n: u32) -> Fault {
@@ -184,7 +189,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("simulator runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
@@ -200,7 +208,10 @@ impl CybereasonSim {
         let now_ms = now_ms();
         let data = cfg.fixture.build(now_ms)?;
         let listener =
-            std::net::TcpListener::bind(cfg.listen).map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
+            std::net::TcpListener::bind(cfg.listen).map_err(|source| SimError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         listener.set_nonblocking(true).map_err(SimError::Runtime)?;
         let addr = listener.local_addr().map_err(SimError::Runtime)?;
         let shared = Arc::new(Shared {
@@ -244,7 +255,12 @@ impl CybereasonSim {
                 rt.shutdown_timeout(Duration::from_millis(200));
             })
             .map_err(SimError::Runtime)?;
-        Ok(SimHandle { addr, shared, stop: Some(tx), thread: Some(thread) })
+        Ok(SimHandle {
+            addr,
+            shared,
+            stop: Some(tx),
+            thread: Some(thread),
+        })
     }
 }
 
@@ -303,7 +319,10 @@ impl SimHandle {
     }
     /// Number of requests to one endpoint.
     pub fn count(&self, endpoint: Endpoint) -> usize {
-        lock(&self.shared.log).iter().filter(|r| endpoint == Endpoint::Any || r.endpoint == endpoint).count()
+        lock(&self.shared.log)
+            .iter()
+            .filter(|r| endpoint == Endpoint::Any || r.endpoint == endpoint)
+            .count()
     }
     /// Successful logins so far.
     pub fn logins(&self) -> u64 {
@@ -346,7 +365,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/rest/crimes/unified", post(visual_search))
         .route("/rest/classification/download", get(download))
         .route("/rest/classification/update", post(update))
-        .route("/rest/classification/reputations/list", post(reputations_list))
+        .route(
+            "/rest/classification/reputations/list",
+            post(reputations_list),
+        )
         .route("/rest/detection/inbox", post(inbox))
         .route("/rest/mmng/v2/malops", post(malops))
         .fallback(not_found)
@@ -360,9 +382,17 @@ fn new_session_id() -> String {
 
 /// Lenient cookie parsing: split on `;`, take the `JSESSIONID=` pair (SS sends whole Set-Cookie strings).
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        v.split(';').find_map(|p| p.trim().strip_prefix("JSESSIONID=").map(|s| s.trim().to_string()))
-    })
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';').find_map(|p| {
+                p.trim()
+                    .strip_prefix("JSESSIONID=")
+                    .map(|s| s.trim().to_string())
+            })
+        })
 }
 
 fn session_set_cookie(id: &str) -> String {
@@ -413,7 +443,13 @@ impl Shared {
         let mut sessions = lock(&self.sessions);
         let now = Instant::now();
         sessions.retain(|_, s| s.expires > now);
-        sessions.insert(id.clone(), Session { user, expires: now + self.ttl });
+        sessions.insert(
+            id.clone(),
+            Session {
+                user,
+                expires: now + self.ttl,
+            },
+        );
         id
     }
 }
@@ -421,7 +457,11 @@ impl Shared {
 const LOGIN_HTML: &str = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Cybereason | Login</title></head>\n<body><form method=\"post\" action=\"/login.html\">\n<input type=\"text\" name=\"username\" placeholder=\"Username\">\n<input type=\"password\" name=\"password\" placeholder=\"Password\">\n<input type=\"submit\" name=\"submit\" value=\"Login\">\n</form></body></html>\n";
 
 fn html_page() -> Response {
-    ([(header::CONTENT_TYPE, "text/html;charset=UTF-8")], LOGIN_HTML).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/html;charset=UTF-8")],
+        LOGIN_HTML,
+    )
+        .into_response()
 }
 
 async fn login_page() -> Response {
@@ -480,8 +520,15 @@ fn form_pairs(text: &str) -> Vec<(String, String)> {
 async fn login(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let mut pairs = form_pairs(q.as_deref().unwrap_or(""));
     pairs.extend(form_pairs(&String::from_utf8_lossy(&body)));
-    let get = |k: &str| pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let ok = get("username") == Some(s.username.as_str()) && get("password") == Some(s.password.as_str());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let ok = get("username") == Some(s.username.as_str())
+        && get("password") == Some(s.password.as_str());
     if !ok {
         s.failed_logins.fetch_add(1, Ordering::SeqCst);
         return redirect("/login.html?error", None);
@@ -489,7 +536,10 @@ async fn login(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes)
     s.logins.fetch_add(1, Ordering::SeqCst);
     let id = s.new_session(Some(s.username.clone()));
     let mut r = redirect("/#/current?", Some(session_set_cookie(&id)));
-    r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static("rememberMe=deleteMe; Path=/; Max-Age=0"));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("rememberMe=deleteMe; Path=/; Max-Age=0"),
+    );
     r
 }
 
@@ -514,7 +564,9 @@ impl http_body::Body for BrokenBody {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::other("simulated dropped connection"))))
+        Poll::Ready(Some(Err(std::io::Error::other(
+            "simulated dropped connection",
+        ))))
     }
 }
 
@@ -528,17 +580,24 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
     // Record JSON bodies for assertions (never the login form).
     let (req, body_text) = if path.starts_with("/rest/") && method == Method::POST {
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
+        let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         (Request::from_parts(parts, Body::from(bytes)), Some(text))
     } else {
         (req, None)
     };
-    lock(&s.log).push(RequestRecord { method: method.to_string(), path: path.clone(), endpoint: ep, body: body_text });
-    if fault == Some(FaultKind::ExpireSession) {
-        if let Some(id) = &sid {
-            lock(&s.sessions).remove(id);
-        }
+    lock(&s.log).push(RequestRecord {
+        method: method.to_string(),
+        path: path.clone(),
+        endpoint: ep,
+        body: body_text,
+    });
+    if fault == Some(FaultKind::ExpireSession)
+        && let Some(id) = &sid
+    {
+        lock(&s.sessions).remove(id);
     }
     if let Some(FaultKind::Slow(d)) = &fault {
         tokio::time::sleep(*d).await;
@@ -550,7 +609,11 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         match fault {
             Some(FaultKind::Status(code)) => {
                 let st = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                (st, [(header::CONTENT_TYPE, "application/json")], json!({"message": "simulated fault", "status": code}).to_string())
+                (
+                    st,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    json!({"message": "simulated fault", "status": code}).to_string(),
+                )
                     .into_response()
             }
             Some(FaultKind::HtmlOk) => html_page(),
@@ -560,17 +623,28 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         }
     };
     let h = resp.headers_mut();
-    h.insert("strict-transport-security", HeaderValue::from_static("max-age=0"));
+    h.insert(
+        "strict-transport-security",
+        HeaderValue::from_static("max-age=0"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("x-xss-protection", HeaderValue::from_static("1; mode=block"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "x-xss-protection",
+        HeaderValue::from_static("1; mode=block"),
+    );
     resp
 }
 
 /// Rewrite a JSON answer to carry a non-success `status`/`outcome`.
 async fn with_status(resp: Response, status: &str) -> Response {
     let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let mut v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {
         if m.contains_key("outcome") {
@@ -587,7 +661,10 @@ async fn with_status(resp: Response, status: &str) -> Response {
         v = json!({"outcome": "failed", "data": format!("simulated {status}")});
     }
     let mut r = Response::from_parts(parts, Body::from(v.to_string()));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r.headers_mut().remove(header::CONTENT_LENGTH);
     r
 }
@@ -597,7 +674,12 @@ fn json_response(v: Value) -> Response {
 }
 
 fn bad_request(msg: String) -> Response {
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/plain")], msg).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain")],
+        msg,
+    )
+        .into_response()
 }
 
 async fn visual_search(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -626,7 +708,10 @@ async fn download(State(s): State<Arc<Shared>>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv;charset=UTF-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=reputations.csv"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=reputations.csv",
+            ),
         ],
         reputation_csv(&rows),
     )
@@ -640,8 +725,15 @@ async fn update(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     };
     let mut data = lock(&s.data);
     for it in &items {
-        if !it.remove && !matches!(it.malicious_type.as_deref(), Some("blacklist" | "whitelist")) {
-            return json_response(json!({"outcome": "failed", "data": "maliciousType must be blacklist or whitelist"}));
+        if !it.remove
+            && !matches!(
+                it.malicious_type.as_deref(),
+                Some("blacklist" | "whitelist")
+            )
+        {
+            return json_response(
+                json!({"outcome": "failed", "data": "maliciousType must be blacklist or whitelist"}),
+            );
         }
     }
     for it in items {
@@ -678,7 +770,11 @@ async fn reputations_list(State(s): State<Arc<Shared>>, body: Bytes) -> Response
         .reputations
         .values()
         .filter(|r| f["key"].as_str().is_none_or(|k| k == r.key))
-        .filter(|r| f["maliciousType"].as_str().is_none_or(|m| m.eq_ignore_ascii_case(&r.reputation)))
+        .filter(|r| {
+            f["maliciousType"]
+                .as_str()
+                .is_none_or(|m| m.eq_ignore_ascii_case(&r.reputation))
+        })
         .collect();
     let items: Vec<Value> = all
         .iter()
@@ -741,23 +837,34 @@ async fn malops(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         Ok(v) => v,
         Err(e) => return bad_request(format!("Bad request: {e}")),
     };
-    let page = req.pagination.map(|p| (p.page_size, p.offset)).unwrap_or((50, 0));
+    let page = req
+        .pagination
+        .map(|p| (p.page_size, p.offset))
+        .unwrap_or((50, 0));
     if page.0 == 0 {
         return bad_request("pageSize must be positive".into());
     }
     let guid = req.search["malop"]["guid"].as_str().map(String::from);
-    let statuses: Option<Vec<String>> = req.filter["malop"]["status"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_lowercase)).collect());
+    let statuses: Option<Vec<String>> = req.filter["malop"]["status"].as_array().map(|a| {
+        a.iter()
+            .filter_map(|v| v.as_str().map(str::to_lowercase))
+            .collect()
+    });
     let data = lock(&s.data);
     let mut ms: Vec<&fixture::SimMalop> = data
         .malops
         .values()
         .filter(|m| {
-            req.range.is_none_or(|r| (r.from..=r.to).contains(&m.created) || (r.from..=r.to).contains(&m.updated))
+            req.range.is_none_or(|r| {
+                (r.from..=r.to).contains(&m.created) || (r.from..=r.to).contains(&m.updated)
+            })
         })
         .filter(|m| guid.as_deref().is_none_or(|g| g == m.guid))
-        .filter(|m| statuses.as_ref().is_none_or(|st| st.contains(&m.status.to_lowercase())))
+        .filter(|m| {
+            statuses
+                .as_ref()
+                .is_none_or(|st| st.contains(&m.status.to_lowercase()))
+        })
         .collect();
     ms.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.guid.cmp(&b.guid)));
     let total = ms.len() as u64;
@@ -794,10 +901,16 @@ mod tests {
     #[test]
     fn cookie_parsing_is_lenient() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("JSESSIONID=ABC; HttpOnly; Path=/; Secure"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("JSESSIONID=ABC; HttpOnly; Path=/; Secure"),
+        );
         assert_eq!(session_cookie(&h).as_deref(), Some("ABC"));
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; JSESSIONID=XYZ"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; JSESSIONID=XYZ"),
+        );
         assert_eq!(session_cookie(&h).as_deref(), Some("XYZ"));
     }
 
@@ -805,7 +918,10 @@ mod tests {
     fn session_ids_look_real() {
         let id = new_session_id();
         assert_eq!(id.len(), 32);
-        assert!(id.chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)));
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
+        );
     }
 
     #[test]

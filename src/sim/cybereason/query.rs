@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::fixture::{SimData, SimElement};
-use crate::cybereason::api::{ElementData, ElementValues, Filter, QueryData, QueryRequest, QueryResponse, SimpleValues};
+use crate::cybereason::api::{
+    ElementData, ElementValues, Filter, QueryData, QueryRequest, QueryResponse, SimpleValues,
+};
 
 /// Why a query cannot be answered (the server reports `status: FAILURE`).
 #[derive(Debug, thiserror::Error)]
@@ -31,31 +33,38 @@ pub fn run(data: &SimData, q: &QueryRequest, plus_one: bool) -> Result<QueryResp
         if i == result_idx {
             continue;
         }
-        if el.requested_type.starts_with("Malop") {
-            if let Some(g) = &el.guid_list {
-                malop_restrict.get_or_insert_with(BTreeSet::new).extend(g.iter().map(String::as_str));
-            }
+        if el.requested_type.starts_with("Malop")
+            && let Some(g) = &el.guid_list
+        {
+            malop_restrict
+                .get_or_insert_with(BTreeSet::new)
+                .extend(g.iter().map(String::as_str));
         }
     }
     let empty = Vec::new();
-    let candidates = data.elements.get(&result_el.requested_type).unwrap_or(&empty);
+    let candidates = data
+        .elements
+        .get(&result_el.requested_type)
+        .unwrap_or(&empty);
     let filters: &[Filter] = result_el.filters.as_deref().unwrap_or(&[]);
     for f in filters {
         op_of(f)?;
     }
-    let guid_set: Option<BTreeSet<&str>> =
-        result_el.guid_list.as_ref().map(|g| g.iter().map(String::as_str).collect());
+    let guid_set: Option<BTreeSet<&str>> = result_el
+        .guid_list
+        .as_ref()
+        .map(|g| g.iter().map(String::as_str).collect());
     let mut matched: Vec<&SimElement> = Vec::new();
     for e in candidates {
-        if let Some(gs) = &guid_set {
-            if !gs.contains(e.guid.as_str()) {
-                continue;
-            }
+        if let Some(gs) = &guid_set
+            && !gs.contains(e.guid.as_str())
+        {
+            continue;
         }
-        if let Some(ms) = &malop_restrict {
-            if !e.malops.iter().any(|m| ms.contains(m.as_str())) {
-                continue;
-            }
+        if let Some(ms) = &malop_restrict
+            && !e.malops.iter().any(|m| ms.contains(m.as_str()))
+        {
+            continue;
         }
         let mut ok = true;
         for f in filters {
@@ -70,11 +79,18 @@ pub fn run(data: &SimData, q: &QueryRequest, plus_one: bool) -> Result<QueryResp
     }
     let total = matched.len() as u64;
     let limit = q.total_result_limit;
-    let take = if plus_one { limit.saturating_add(1) } else { limit };
+    let take = if plus_one {
+        limit.saturating_add(1)
+    } else {
+        limit
+    };
     let fields: BTreeSet<&str> = q.custom_fields.iter().map(String::as_str).collect();
     let mut map = BTreeMap::new();
     let mut suspicions_map = serde_json::Map::new();
-    for e in matched.iter().take(usize::try_from(take).unwrap_or(usize::MAX)) {
+    for e in matched
+        .iter()
+        .take(usize::try_from(take).unwrap_or(usize::MAX))
+    {
         let el = render(e, &fields, q.per_feature_limit);
         if e.malicious {
             suspicions_map.insert(
@@ -116,13 +132,23 @@ fn render(e: &SimElement, fields: &BTreeSet<&str>, per_feature: u64) -> ElementD
     let mut simple_values = BTreeMap::new();
     for (k, v) in &e.simple {
         if want(k) {
-            simple_values.insert(k.clone(), SimpleValues { total_values: v.len() as u64, values: v.clone() });
+            simple_values.insert(
+                k.clone(),
+                SimpleValues {
+                    total_values: v.len() as u64,
+                    values: v.clone(),
+                },
+            );
         }
     }
     let mut element_values = BTreeMap::new();
     for (k, v) in &e.links {
         if want(k) {
-            let shown: Vec<_> = v.iter().take(usize::try_from(per_feature).unwrap_or(usize::MAX)).cloned().collect();
+            let shown: Vec<_> = v
+                .iter()
+                .take(usize::try_from(per_feature).unwrap_or(usize::MAX))
+                .cloned()
+                .collect();
             element_values.insert(
                 k.clone(),
                 ElementValues {
@@ -135,7 +161,12 @@ fn render(e: &SimElement, fields: &BTreeSet<&str>, per_feature: u64) -> ElementD
             );
         }
     }
-    let display = e.simple.get("elementDisplayName").and_then(|v| v.first()).cloned().unwrap_or_default();
+    let display = e
+        .simple
+        .get("elementDisplayName")
+        .and_then(|v| v.first())
+        .cloned()
+        .unwrap_or_default();
     ElementData {
         simple_values,
         element_values,
@@ -215,10 +246,10 @@ fn num_of(v: &Value) -> Option<f64> {
 }
 
 fn eq(actual: &str, wanted: &Value) -> bool {
-    if let (Ok(a), Some(w)) = (actual.trim().parse::<f64>(), num_of(wanted)) {
-        if matches!(wanted, Value::Number(_)) {
-            return a == w;
-        }
+    if let (Ok(a), Some(w)) = (actual.trim().parse::<f64>(), num_of(wanted))
+        && matches!(wanted, Value::Number(_))
+    {
+        return a == w;
     }
     text_of(wanted).is_some_and(|w| actual.eq_ignore_ascii_case(&w))
 }
@@ -233,23 +264,35 @@ fn matches(e: &SimElement, f: &Filter) -> Result<bool, QueryError> {
         Op::Contains | Op::NotContains => {
             let hit = actual.iter().any(|a| {
                 let a = a.to_lowercase();
-                f.values.iter().filter_map(text_of).any(|w| a.contains(&w.to_lowercase()))
+                f.values
+                    .iter()
+                    .filter_map(text_of)
+                    .any(|w| a.contains(&w.to_lowercase()))
             });
             if op == Op::Contains { hit } else { !hit }
         }
         Op::Between => {
             let [lo, hi] = f.values.as_slice() else {
-                return Err(QueryError(format!("Between on {} needs two values", f.facet_name)));
+                return Err(QueryError(format!(
+                    "Between on {} needs two values",
+                    f.facet_name
+                )));
             };
             let (Some(lo), Some(hi)) = (num_of(lo), num_of(hi)) else {
-                return Err(QueryError(format!("Between on {} needs numbers", f.facet_name)));
+                return Err(QueryError(format!(
+                    "Between on {} needs numbers",
+                    f.facet_name
+                )));
             };
             nums().any(|a| a >= lo && a <= hi)
         }
         Op::Gt | Op::Lt | Op::Ge | Op::Le => {
             let ws: Vec<f64> = f.values.iter().filter_map(num_of).collect();
             if ws.is_empty() {
-                return Err(QueryError(format!("{:?} on {} needs a number", op, f.facet_name)));
+                return Err(QueryError(format!(
+                    "{:?} on {} needs a number",
+                    op, f.facet_name
+                )));
             }
             nums().any(|a| {
                 ws.iter().any(|&w| match op {
@@ -295,16 +338,46 @@ mod tests {
     fn operators() {
         let d = data();
         let cases = [
-            (json!([{"facetName": "remoteAddressMaliciousClassificationType", "filterType": "Equals", "values": ["BLACKLIST", "malware"]}]), 2),
-            (json!([{"facetName": "remoteAddressMaliciousClassificationType", "values": ["blacklist"]}]), 1),
-            (json!([{"facetName": "creationTime", "filterType": "Between", "values": [1500, 3000.0]}]), 2),
-            (json!([{"facetName": "creationTime", "filterType": "GreaterThan", "values": [1000]}]), 2),
-            (json!([{"facetName": "creationTime", "filterType": "LessOrEqualsTo", "values": ["2000"]}]), 2),
-            (json!([{"facetName": "creationTime", "filterType": "LessThan", "values": [1000]}]), 0),
-            (json!([{"facetName": "creationTime", "filterType": "GreaterOrEqualsTo", "values": [3000]}]), 1),
-            (json!([{"facetName": "domainName", "filterType": "ContainsIgnoreCase", "values": ["a.ex"]}]), 1),
-            (json!([{"facetName": "domainName", "filterType": "NotContainsIgnoreCase", "values": ["a.ex"]}]), 2),
-            (json!([{"facetName": "remoteAddress", "filterType": "NotEquals", "values": ["203.0.113.1"]}]), 2),
+            (
+                json!([{"facetName": "remoteAddressMaliciousClassificationType", "filterType": "Equals", "values": ["BLACKLIST", "malware"]}]),
+                2,
+            ),
+            (
+                json!([{"facetName": "remoteAddressMaliciousClassificationType", "values": ["blacklist"]}]),
+                1,
+            ),
+            (
+                json!([{"facetName": "creationTime", "filterType": "Between", "values": [1500, 3000.0]}]),
+                2,
+            ),
+            (
+                json!([{"facetName": "creationTime", "filterType": "GreaterThan", "values": [1000]}]),
+                2,
+            ),
+            (
+                json!([{"facetName": "creationTime", "filterType": "LessOrEqualsTo", "values": ["2000"]}]),
+                2,
+            ),
+            (
+                json!([{"facetName": "creationTime", "filterType": "LessThan", "values": [1000]}]),
+                0,
+            ),
+            (
+                json!([{"facetName": "creationTime", "filterType": "GreaterOrEqualsTo", "values": [3000]}]),
+                1,
+            ),
+            (
+                json!([{"facetName": "domainName", "filterType": "ContainsIgnoreCase", "values": ["a.ex"]}]),
+                1,
+            ),
+            (
+                json!([{"facetName": "domainName", "filterType": "NotContainsIgnoreCase", "values": ["a.ex"]}]),
+                2,
+            ),
+            (
+                json!([{"facetName": "remoteAddress", "filterType": "NotEquals", "values": ["203.0.113.1"]}]),
+                2,
+            ),
             (json!([{"facetName": "hasMalops", "values": [false]}]), 3),
             (Value::Null, 3),
         ];
