@@ -114,7 +114,7 @@ fn main() {
             .arg(bin)
             .arg("--repo")
             .arg(p)
-            .args(["-q", "pull", "--format", "json"])
+            .args(["-v", "pull", "--format", "json"])
             .env("BENCH_PW", "bench-pw")
             .output()
             .expect("run blockops pull under /usr/bin/time");
@@ -137,6 +137,9 @@ fn main() {
             v["stats"]["queries"],
             v["stats"]["window_splits"],
         );
+        for l in stderr.lines().filter(|l| l.contains("elapsed_ms") || l.contains("fetched") || l.contains("downloaded")) {
+            println!("    {l}");
+        }
         walls.push(wall.as_secs_f64());
         rss.push(kb);
     }

@@ -203,14 +203,18 @@ impl BlocklistFile {
         let mut seen: BTreeMap<Indicator, usize> = BTreeMap::new();
         for (i, r) in raw_entries.into_iter().enumerate() {
             let line = if lines_ok { lines[i] } else { 0 };
-            let (vline, vcol) = if lines_ok {
-                locate_in_entry(text, line, "value")
-            } else {
-                (0, 0)
+            // Located only when reported: locating is O(file) per call.
+            let vloc = || {
+                if lines_ok {
+                    locate_in_entry(text, line, "value")
+                } else {
+                    (0, 0)
+                }
             };
             let value = match Indicator::parse(&r.value) {
                 Ok(v) => v,
                 Err(e) => {
+                    let (vline, vcol) = vloc();
                     diags.push(Diagnostic::error(path, vline, vcol, e.to_string()));
                     continue;
                 }
@@ -266,6 +270,7 @@ impl BlocklistFile {
                 continue;
             }
             if let Some(first) = seen.get(&value) {
+                let (vline, vcol) = vloc();
                 diags.push(Diagnostic::error(
                     path,
                     vline,

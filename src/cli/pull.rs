@@ -307,9 +307,11 @@ impl Progress {
 
 /// Run `blockops pull`.
 pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
     let repo = ctx.repo();
     let ws = ctx.load(repo.as_ref(), "WORKTREE")?;
     drop(repo);
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "repository loaded");
     let cfg = ws
         .config
         .cybereason
@@ -347,6 +349,7 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
         r
     });
     progress.finish();
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "collection finished");
     let collected = result.map_err(|e| {
         anyhow!(
             "{}",
@@ -364,6 +367,7 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let today = crate::blocklist::today();
     let merged = merge(&existing, &collected.findings, &ws.guard(), today);
     let new_text = merged.file.to_canonical_string();
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "merged");
     let on_disk = std::fs::read(ctx.root().join(&rel)).ok();
     let unchanged = on_disk.as_deref() == Some(new_text.as_bytes())
         || (on_disk.is_none() && merged.file.entries.is_empty());
@@ -392,6 +396,7 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "written");
     let list = |v: &[Indicator]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
     match a.format {
         Format::Json => {

@@ -74,18 +74,9 @@ pub struct Collected {
 /// Progress callback: a short description of the step being started.
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
-/// Fields requested from Connection elements.
-const CONNECTION_FIELDS: [&str; 9] = [
-    "elementDisplayName",
-    "remoteAddress",
-    "remotePort",
-    "domainName",
-    "calculatedCreationTime",
-    "creationTime",
-    "ownerMachine",
-    "hasMalops",
-    "remoteAddressMaliciousClassificationType",
-];
+/// Fields requested from Connection elements: only what becomes an indicator (plus the
+/// display name for messages), which keeps responses small.
+const CONNECTION_FIELDS: [&str; 3] = ["elementDisplayName", "remoteAddress", "domainName"];
 
 fn query(elements: Vec<QueryElement>, limit: u64, context: &str, fields: &[&str]) -> QueryRequest {
     QueryRequest {
@@ -111,6 +102,8 @@ pub async fn collect(
     progress: Progress<'_>,
 ) -> Result<Collected, ClientError> {
     let mut out = Collected::default();
+    let t = std::time::Instant::now();
+    let ms = |t: &std::time::Instant| t.elapsed().as_millis() as u64;
     if o.reputation {
         progress("reputation list");
         let rows = client.reputation_csv().await?;
@@ -134,6 +127,7 @@ pub async fn collect(
         }
         tracing::info!(
             rows = out.stats.reputation_rows,
+            elapsed_ms = ms(&t),
             "reputation list downloaded"
         );
     }
@@ -146,6 +140,7 @@ pub async fn collect(
         }
         tracing::info!(
             connections = out.stats.connections,
+            elapsed_ms = ms(&t),
             "malicious connections fetched"
         );
     }
@@ -336,20 +331,22 @@ async fn connections(
                     limit: o.result_limit,
                 });
             }
-            let mid = a + (b - a) / 2;
+            let parts = split_parts(rows, data.total_possible_results, o.result_limit, b - a + 1);
             stats.window_splits += 1;
             tracing::debug!(
                 from = a,
                 to = b,
                 rows,
+                parts,
                 "result limit reached; splitting the window"
             );
             progress(&format!(
                 "malicious connections (window split {})",
                 stats.window_splits
             ));
-            stack.push((mid + 1, b));
-            stack.push((a, mid));
+            // Push in reverse so the earliest part is queried first.
+            let bounds = split_window(a, b, parts);
+            stack.extend(bounds.into_iter().rev());
             continue;
         }
         found.extend(data.result_id_to_element_data_map);
@@ -357,9 +354,58 @@ async fn connections(
     Ok(found)
 }
 
+/// Into how many equal parts a full window is cut: halves, or — when the server reports
+/// `totalPossibleResults` — enough parts for each to fit the limit on an even spread
+/// (with 25% headroom, at most 64). Parts that still overflow are split again.
+fn split_parts(rows: u64, total: u64, limit: u64, width: i64) -> u64 {
+    let by_total = if total > rows && limit > 0 {
+        (total.saturating_mul(5) / 4).div_ceil(limit)
+    } else {
+        2
+    };
+    by_total
+        .clamp(2, 64)
+        .min(u64::try_from(width).unwrap_or(2).max(2))
+}
+
+/// `[a, b]` cut into `parts` contiguous inclusive ranges.
+fn split_window(a: i64, b: i64, parts: u64) -> Vec<(i64, i64)> {
+    let width = (b - a + 1) as i128;
+    let parts = i128::from(parts.max(1)).min(width.max(1));
+    (0..parts)
+        .map(|i| {
+            let lo = a as i128 + width * i / parts;
+            let hi = a as i128 + width * (i + 1) / parts - 1;
+            (lo as i64, hi as i64)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_splits_cover_the_window_exactly() {
+        for (a, b, n) in [
+            (0_i64, 99_i64, 2_u64),
+            (5, 6, 2),
+            (0, 1_000_000, 7),
+            (-10, 10, 64),
+            (3, 3, 2),
+        ] {
+            let parts = split_window(a, b, n);
+            assert_eq!(parts.first().unwrap().0, a);
+            assert_eq!(parts.last().unwrap().1, b);
+            for w in parts.windows(2) {
+                assert_eq!(w[0].1 + 1, w[1].0, "{parts:?}");
+            }
+            assert!(parts.iter().all(|(lo, hi)| lo <= hi), "{parts:?}");
+        }
+        assert_eq!(split_parts(1001, 1001, 1000, 1_000_000), 2);
+        assert_eq!(split_parts(1001, 20_000, 1000, 1_000_000), 25);
+        assert_eq!(split_parts(1001, 20_000, 1000, 3), 3);
+    }
 
     #[test]
     fn overflow_rule() {

@@ -692,8 +692,8 @@ async fn visual_search(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         query::run(&data, &q, s.plus_one)
     };
     match result {
-        Ok(r) => match serde_json::to_value(&r) {
-            Ok(v) => json_response(v),
+        Ok(r) => match serde_json::to_string(&r) {
+            Ok(v) => ([(header::CONTENT_TYPE, "application/json")], v).into_response(),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
         Err(e) => json_response(json!({
