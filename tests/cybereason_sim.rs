@@ -487,3 +487,58 @@ async fn window_splitting_returns_every_connection() {
 async fn window_splitting_without_the_extra_row_uses_total_possible_results() {
     split_all(false).await;
 }
+
+#[test]
+fn sim_cli_prints_its_url_and_serves_the_given_fixture() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fx.yaml");
+    std::fs::write(
+        &fx,
+        "reputations:\n- {key: 198.51.100.99, comment: from file}\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("blockops"))
+        .args([
+            "sim",
+            "cybereason",
+            "--listen",
+            "127.0.0.1:0",
+            "--user",
+            "u@example.invalid",
+        ])
+        .args(["--password", "pw-for-cli-test", "--data"])
+        .arg(&fx)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_string();
+    let result = std::panic::catch_unwind(|| {
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let jar = dir.path().join("jar");
+        let jar = jar.to_str().unwrap();
+        curl(&[
+            "-c",
+            jar,
+            "-d",
+            "username=u%40example.invalid&password=pw-for-cli-test",
+            &format!("{url}/login.html"),
+        ]);
+        let csv = curl(&["-b", jar, &format!("{url}/rest/classification/download")]);
+        assert!(
+            csv.contains("198.51.100.99,blacklist,false,from file,false"),
+            "{csv}"
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
