@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Ctx, Format};
-use crate::blocklist::{BlocklistFile, format_date, today};
+use crate::blocklist::{format_date, today};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::error::Outcome;
 use crate::fortios::render;
@@ -34,14 +34,29 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let src = gitops::source_for(repo.as_ref(), ctx.root(), &args.rev)?;
     let (ws, mut diags) = Workspace::load_lenient(src.as_dyn(), &ctx.config_rel());
     if let Some(ws) = &ws {
-        diags.extend(check_workspace(ws, src.as_dyn()));
+        let more = check_workspace(ws, src.as_dyn(), &diags);
+        diags.extend(more);
     }
     diags.sort();
-    let errors = diags.0.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = diags.0.iter().filter(|d| d.severity == Severity::Warning).count();
+    let errors = diags
+        .0
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags
+        .0
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     match args.format {
         Format::Json => {
-            let r = Report { schema_version: 1, ok: errors == 0, errors, warnings, problems: &diags };
+            let r = Report {
+                schema_version: 1,
+                ok: errors == 0,
+                errors,
+                warnings,
+                problems: &diags,
+            };
             super::print(&(serde_json::to_string_pretty(&r)? + "\n"))?;
         }
         Format::Text => {
@@ -61,30 +76,49 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
 }
 
 /// Problems beyond parsing: drops, expiry, canonical form, templates, per-target limits.
-pub fn check_workspace(ws: &Workspace, src: &dyn gitops::Source) -> Diagnostics {
+pub fn check_workspace(
+    ws: &Workspace,
+    src: &dyn gitops::Source,
+    load: &Diagnostics,
+) -> Diagnostics {
     let mut d = Diagnostics::default();
     let today = today();
     let horizon = today + time::Duration::days(i64::from(ws.config.guardrails.expiry_warning_days));
     for f in &ws.files {
-        if let Ok(Some(text)) = gitops::read_text(src, &f.path) {
-            if let Ok(parsed) = BlocklistFile::parse(&text, &f.path) {
-                if parsed.to_canonical_string() != text {
-                    d.push(Diagnostic::warning(&f.path, 0, 0, "not in canonical form; run `blockops fmt`"));
-                }
-            }
+        let has_errors = load.errors().any(|d| d.file == f.path);
+        if !has_errors
+            && let Ok(Some(text)) = gitops::read_text(src, &f.path)
+            && f.to_canonical_string() != text
+        {
+            d.push(Diagnostic::warning(
+                &f.path,
+                0,
+                0,
+                "not in canonical form; run `blockops fmt`",
+            ));
         }
         for e in &f.entries {
-            if let Some(exp) = e.expires {
-                if exp >= today && exp <= horizon {
-                    d.push(Diagnostic::warning(&f.path, e.line, 0, format!("`{}` expires on {}", e.value, format_date(exp))));
-                }
+            if let Some(exp) = e.expires
+                && exp >= today
+                && exp <= horizon
+            {
+                d.push(Diagnostic::warning(
+                    &f.path,
+                    e.line,
+                    0,
+                    format!("`{}` expires on {}", e.value, format_date(exp)),
+                ));
             }
         }
     }
     d.extend(ws.cross_file_duplicates());
     let eff = ws.effective(today);
     for x in &eff.dropped {
-        let sev = if x.why.rule == "expired" { Severity::Info } else { Severity::Warning };
+        let sev = if x.why.rule == "expired" {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
         d.push(Diagnostic {
             severity: sev,
             file: x.file.clone(),
@@ -94,7 +128,11 @@ pub fn check_workspace(ws: &Workspace, src: &dyn gitops::Source) -> Diagnostics 
         });
     }
     let cfg_path = "blockops.yaml";
-    let mut targets: Vec<(String, crate::config::RenderConfig, Option<&crate::config::Target>)> = ws
+    let mut targets: Vec<(
+        String,
+        crate::config::RenderConfig,
+        Option<&crate::config::Target>,
+    )> = ws
         .config
         .targets
         .iter()
@@ -107,17 +145,35 @@ pub fn check_workspace(ws: &Workspace, src: &dyn gitops::Source) -> Diagnostics 
         let desired = match render::desired_with(&rc, &eff, &name, t.and_then(|t| t.vdom.clone())) {
             Ok(x) => x,
             Err(e) => {
-                d.push(Diagnostic::error(cfg_path, 0, 0, format!("target `{name}`: {e:#}")));
+                d.push(Diagnostic::error(
+                    cfg_path,
+                    0,
+                    0,
+                    format!("target `{name}`: {e:#}"),
+                ));
                 continue;
             }
         };
-        if let Err(e) = ws.templates.render("full.j2", &desired, &rc, minijinja::Value::UNDEFINED) {
-            d.push(Diagnostic::error(render::TEMPLATE_DIR, 0, 0, format!("target `{name}`: template does not render: {e:#}")));
+        if let Err(e) = ws
+            .templates
+            .render("full.j2", &desired, &rc, minijinja::Value::UNDEFINED)
+        {
+            d.push(Diagnostic::error(
+                render::TEMPLATE_DIR,
+                0,
+                0,
+                format!("target `{name}`: template does not render: {e:#}"),
+            ));
         }
         if let Some(max) = t.and_then(|t| t.max_addresses) {
             let n = desired.addresses.len().max(desired.addresses6.len());
             if n > max {
-                d.push(Diagnostic::error(cfg_path, 0, 0, format!("target `{name}`: {n} address objects exceed max_addresses {max}")));
+                d.push(Diagnostic::error(
+                    cfg_path,
+                    0,
+                    0,
+                    format!("target `{name}`: {n} address objects exceed max_addresses {max}"),
+                ));
             }
         }
     }

@@ -51,7 +51,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         for (f, _) in &todo {
             eprintln!("{}: not in canonical form", f.path);
         }
-        bail!("{} file(s) not in canonical form; run `blockops fmt`", todo.len());
+        bail!(
+            "{} file(s) not in canonical form; run `blockops fmt`",
+            todo.len()
+        );
     }
     for (f, canon) in &todo {
         crate::atomic::write(&root.join(&f.path), canon.as_bytes())?;

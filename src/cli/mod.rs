@@ -3,6 +3,7 @@ mod check;
 mod diff;
 mod fmt;
 mod render;
+mod sim;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,6 @@ use crate::gitops;
 use crate::workspace::Workspace;
 
 pub mod pull;
-pub mod sim;
 
 /// blockops: Cybereason EDR indicators → YAML blocklist in git → FortiOS, reviewed and pushed safely.
 #[derive(Debug, Parser)]
@@ -66,21 +66,27 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate config, blocklists, allowlist, templates and device limits; list every problem.
-    #[command(after_help = "Examples:\n  blockops check\n  blockops check --format json\n  blockops check --rev HEAD~1")]
+    #[command(
+        after_help = "Examples:\n  blockops check\n  blockops check --format json\n  blockops check --rev HEAD~1"
+    )]
     Check(check::Args),
     /// Rewrite blocklist files in canonical form (or, with --check, fail if they are not).
     #[command(after_help = "Examples:\n  blockops fmt\n  blockops fmt --check")]
     Fmt(fmt::Args),
     /// Render the full desired-state FortiOS script per target (or threat-feed files).
-    #[command(after_help = "Examples:\n  blockops render\n  blockops render --target fw-edge-1 --out build/\n  blockops render --rev HEAD~1 --format feed --out feeds/")]
+    #[command(
+        after_help = "Examples:\n  blockops render\n  blockops render --target fw-edge-1 --out build/\n  blockops render --rev HEAD~1 --format feed --out feeds/"
+    )]
     Render(render::Args),
     /// Indicator-level and script-level diff between two revisions.
-    #[command(after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code")]
+    #[command(
+        after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code"
+    )]
     Diff(diff::Args),
     /// Pull indicators from Cybereason into the blocklist file.
     #[command(after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json")]
     Pull(pull::PullArgs),
-    /// Run a simulator standalone.
+    /// Run a simulator (Cybereason REST API, FortiGate over SSH) for tests, demos and CI.
     #[command(subcommand)]
     Sim(sim::SimCommand),
 }
@@ -142,7 +148,9 @@ impl Ctx {
         match self.global.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         }
     }
 
@@ -167,7 +175,11 @@ impl Ctx {
 
 /// Turn load problems into one error listing them all.
 pub fn diag_error(d: Diagnostics, rev: &str) -> anyhow::Error {
-    let at = if rev == "WORKTREE" { String::new() } else { format!(" at {rev}") };
+    let at = if rev == "WORKTREE" {
+        String::new()
+    } else {
+        format!(" at {rev}")
+    };
     let n = d.errors().count();
     anyhow::anyhow!("{n} problem(s) in the repository{at}:\n{d}")
 }

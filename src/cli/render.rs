@@ -47,7 +47,12 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         }
     }
     let mut outputs: Vec<(String, String)> = Vec::new();
-    let selected: Vec<_> = ws.config.targets.iter().filter(|t| args.targets.is_empty() || args.targets.contains(&t.name)).collect();
+    let selected: Vec<_> = ws
+        .config
+        .targets
+        .iter()
+        .filter(|t| args.targets.is_empty() || args.targets.contains(&t.name))
+        .collect();
     match args.format {
         RenderFormat::Feed => {
             let (ips, domains) = render::feed(&eff);
@@ -57,7 +62,11 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         RenderFormat::Fortios if selected.is_empty() => {
             let rc = ws.config.render.clone();
             let d = render::desired_with(&rc, &eff, "default", None)?;
-            outputs.push(("default.conf".into(), ws.templates.render("full.j2", &d, &rc, minijinja::Value::UNDEFINED)?));
+            outputs.push((
+                "default.conf".into(),
+                ws.templates
+                    .render("full.j2", &d, &rc, minijinja::Value::UNDEFINED)?,
+            ));
         }
         RenderFormat::Fortios => {
             for t in selected {
@@ -89,5 +98,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
 
 fn target_names(ws: &crate::workspace::Workspace) -> String {
     let v: Vec<&str> = ws.config.targets.iter().map(|t| t.name.as_str()).collect();
-    if v.is_empty() { "none".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
