@@ -17,6 +17,8 @@ use crate::error::Outcome;
 use crate::gitops;
 use crate::workspace::Workspace;
 
+pub mod pull;
+
 /// blockops: Cybereason EDR indicators → YAML blocklist in git → FortiOS, reviewed and pushed safely.
 #[derive(Debug, Parser)]
 #[command(name = "blockops", version, about, long_about = None, max_term_width = 100)]
@@ -95,7 +97,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Run a simulator (FortiGate over SSH) for tests, demos and CI.
+    /// Pull indicators from Cybereason into the blocklist file.
+    #[command(after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json")]
+    Pull(pull::PullArgs),
+    /// Run a simulator (Cybereason REST API, FortiGate over SSH) for tests, demos and CI.
     #[command(subcommand)]
     Sim(sim::SimCommand),
 }
@@ -116,6 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             clap_complete::generate(shell, &mut cmd, "blockops", &mut std::io::stdout());
             Ok(Outcome::Ok)
         }
+        Command::Pull(a) => pull::run(&ctx, a),
         Command::Sim(c) => sim::run(&ctx, c),
     }
 }

@@ -8,11 +8,23 @@ use clap::Subcommand;
 use super::Ctx;
 use crate::error::Outcome;
 use crate::secret::Secret;
+use crate::config::Dur;
+use crate::sim::cybereason::{self, CybereasonSim, Fixture, SimConfig};
 use crate::sim::fortigate::{self, FortiSim, Limits, Profile, SimOptions};
 
 /// Which simulator to run.
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
+    /// Cybereason REST API simulator (plain HTTP; no TLS).
+    #[command(
+        after_help = "Default credentials: user `api@blockops.example`, password `blockops-sim` \
+(test credentials, not secrets; change with --user/--password or BLOCKOPS_SIM_PASSWORD). Prints the \
+base URL on stdout, then serves until interrupted. Without --data the shipped fixture \
+(fixtures/cybereason/default.yaml) is served; fixture format: docs/cybereason-sim.md.\n\nExamples:\n  \
+blockops sim cybereason --listen 127.0.0.1:8443\n  \
+blockops sim cybereason --listen 127.0.0.1:0 --data fixture.yaml --session-ttl 30s"
+    )]
+    Cybereason(CybereasonArgs),
     /// FortiGate (FortiOS 7.x CLI over SSH) simulator.
     #[command(
         after_help = "Default login: user `admin`, password `admin` (change with --user/--password or \
@@ -22,6 +34,29 @@ blockops sim fortigate --listen 127.0.0.1:0 --vdom-mode --state fgt.json --autho
 ssh -p 2222 admin@127.0.0.1"
     )]
     Fortigate(FortigateArgs),
+}
+
+/// Flags of `blockops sim cybereason`.
+#[derive(Debug, clap::Args)]
+pub struct CybereasonArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Fixture YAML (default: the shipped fixture).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Accepted user name.
+    #[arg(long, default_value = cybereason::DEFAULT_USER)]
+    pub user: String,
+    /// Accepted password.
+    #[arg(long, env = "BLOCKOPS_SIM_PASSWORD", default_value = cybereason::DEFAULT_PASSWORD, hide_env_values = true)]
+    pub password: String,
+    /// Idle session lifetime (e.g. 30s, 8h).
+    #[arg(long, default_value = "8h")]
+    pub session_ttl: Dur,
+    /// Do not return the extra row beyond `totalResultLimit` (the real server does).
+    #[arg(long)]
+    pub no_extra_row: bool,
 }
 
 /// Flags of `blockops sim fortigate`.
@@ -77,8 +112,40 @@ pub struct FortigateArgs {
 /// Run a simulator until interrupted.
 pub fn run(_ctx: &Ctx, cmd: SimCommand) -> anyhow::Result<Outcome> {
     match cmd {
+        SimCommand::Cybereason(a) => run_cybereason(a),
         SimCommand::Fortigate(a) => run_fortigate(a),
     }
+}
+
+fn run_cybereason(a: CybereasonArgs) -> anyhow::Result<Outcome> {
+    let fixture = match &a.data {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Fixture::parse(&text).with_context(|| p.display().to_string())?
+        }
+        None => Fixture::parse(cybereason::DEFAULT_FIXTURE).context("shipped default fixture")?,
+    };
+    let cfg = SimConfig {
+        fixture,
+        username: a.user,
+        password: a.password,
+        session_ttl: a.session_ttl.0,
+        plus_one_quirk: !a.no_extra_row,
+        listen: a.listen,
+    };
+    let handle = CybereasonSim::spawn(cfg)?;
+    println!("{}", handle.url());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tracing::info!("Cybereason simulator listening on {}", handle.url());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(wait_for_signal());
+    handle.shutdown();
+    Ok(Outcome::Ok)
 }
 
 fn run_fortigate(a: FortigateArgs) -> anyhow::Result<Outcome> {

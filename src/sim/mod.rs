@@ -1,3 +1,4 @@
 //! Simulators of the Cybereason API and a FortiGate, for tests, the demo and users' CI.
 
+pub mod cybereason;
 pub mod fortigate;

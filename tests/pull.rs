@@ -1,0 +1,564 @@
+//! `blockops pull` end to end: the real binary against the Cybereason simulator on
+//! 127.0.0.1, in a temporary git repository.
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use blockops::sim::cybereason::{
+    CybereasonSim, Endpoint, Fault, FaultKind, Fixture, SimConfig, SimHandle,
+};
+use serde_json::Value;
+
+const PASSWORD: &str = "Pull-S3cret-7f3a!";
+const TODAY: &str = "2026-11-27";
+const MANUAL: &str = "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\nentries:\n- value: 192.0.2.66\n  type: ipv4\n  sources: []\n";
+
+/// A fixture covering every source, plus things that must not end up in the file.
+const FIXTURE: &str = r#"
+reputations:
+  - {key: 203.0.113.9, comment: "c2"}
+  - {key: 198.51.100.0/24}
+  - {key: "2001:db8:bad::1"}
+  - {key: c2.evil.example}
+  - {key: 44d88612fea8a8f36de82e1278abb02f, prevent: true}
+  - {key: 192.0.2.200, reputation: whitelist}
+  - {key: "evil domain with spaces"}
+malops:
+  - {guid: "11.-4319097116418812958", created: -3d, updated: -1d}
+  - {guid: OLDMALOP, created: -60d}
+connections:
+  - {remote: 203.0.113.9, domain: c2.evil.example, time: -1d, classification: blacklist, malops: ["11.-4319097116418812958"]}
+  - {remote: 203.0.113.77, time: -2d, classification: malware}
+  - {remote: 198.51.100.23, domain: tunnel.dns.example, time: -5d, classification: suspicious}
+  - {remote: 10.20.30.40, time: -1d, classification: malware}
+  - {remote: 192.0.2.10, domain: cdn.good.example, time: -1d}
+  - {remote: 203.0.113.200, time: -45d, classification: blacklist}
+  - {remote: 203.0.113.201, time: -50d, classification: blacklist, malops: [OLDMALOP]}
+domains:
+  - {name: dropper.malware.example, classification: malware}
+  - {name: allowed.example.com, classification: malware}
+  - {name: cdn.good.example, classification: whitelist}
+"#;
+
+struct Env {
+    dir: tempfile::TempDir,
+    sim: SimHandle,
+}
+
+fn sim(fixture: &str, f: impl FnOnce(&mut SimConfig)) -> SimHandle {
+    let mut cfg = SimConfig {
+        fixture: Fixture::parse(fixture).expect("fixture"),
+        password: PASSWORD.into(),
+        ..SimConfig::default()
+    };
+    f(&mut cfg);
+    CybereasonSim::spawn(cfg).expect("simulator")
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn setup_with(sim: SimHandle, extra: &str, pulled: Option<&str>) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("blocklists")).unwrap();
+    std::fs::write(
+        p.join("blockops.yaml"),
+        format!(
+            "cybereason:\n  url: {}\n  username: api@blockops.example\n  password: {{env: CR_TEST_PW}}\n  \
+             timeout: 2s\n  retries: 2\n  retry_backoff: 5ms\n{extra}",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(p.join("blocklists/manual.yaml"), MANUAL).unwrap();
+    std::fs::write(
+        p.join("blocklists/allowlist.yaml"),
+        "entries:\n- value: example.com\n",
+    )
+    .unwrap();
+    if let Some(text) = pulled {
+        std::fs::write(p.join("blocklists/cybereason.yaml"), text).unwrap();
+    }
+    git(p, &["init", "-q", "-b", "main"]);
+    git(p, &["add", "-A"]);
+    git(p, &["commit", "-q", "-m", "initial"]);
+    Env { dir, sim }
+}
+
+fn setup(fixture: &str) -> Env {
+    setup_with(sim(fixture, |_| {}), "", None)
+}
+
+impl Env {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn pulled_path(&self) -> PathBuf {
+        self.path().join("blocklists/cybereason.yaml")
+    }
+    fn pulled(&self) -> String {
+        std::fs::read_to_string(self.pulled_path()).unwrap_or_default()
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("blockops")
+            .unwrap()
+            .arg("--repo")
+            .arg(self.path())
+            .args(args)
+            .env("CR_TEST_PW", PASSWORD)
+            .env("BLOCKOPS_TODAY", TODAY)
+            .env("GIT_AUTHOR_NAME", "Pull Bot")
+            .env("GIT_AUTHOR_EMAIL", "pull-bot@example.invalid")
+            .env_remove("BLOCKOPS_LOG")
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn entry<'a>(file: &'a str, value: &str) -> Option<&'a str> {
+    let quoted = format!("- value: \"{value}\"\n");
+    let plain = format!("- value: {value}\n");
+    let start = file.find(&plain).or_else(|| file.find(&quoted))?;
+    let rest = &file[start + 2..];
+    let end = rest.find("\n- value:").map(|i| i + 1).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+#[test]
+fn happy_path_every_source_with_provenance() {
+    let env = setup(FIXTURE);
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let f = env.pulled();
+    // Reputation list: IPs, networks, IPv6 and domains; hashes and whitelist rows ignored.
+    let e = entry(&f, "203.0.113.9").expect("203.0.113.9");
+    assert!(
+        e.contains("sources: [reputation, connection, malop]"),
+        "{e}"
+    );
+    assert!(e.contains("malops: [\"11.-4319097116418812958\"]"), "{e}");
+    assert!(e.contains(&format!("first_seen: {TODAY}")), "{e}");
+    assert!(
+        entry(&f, "198.51.100.0/24")
+            .unwrap()
+            .contains("type: ipv4-net")
+    );
+    assert!(
+        entry(&f, "2001:db8:bad::1")
+            .unwrap()
+            .contains("sources: [reputation]")
+    );
+    assert!(
+        entry(&f, "c2.evil.example")
+            .unwrap()
+            .contains("sources: [reputation, connection, malop]")
+    );
+    assert!(!f.contains("44d88612"), "file hashes are ignored");
+    assert!(
+        entry(&f, "192.0.2.200").is_none(),
+        "whitelist rows are not blocked"
+    );
+    // Connections in the window: remote IP and domain.
+    assert!(
+        entry(&f, "203.0.113.77")
+            .unwrap()
+            .contains("sources: [connection]")
+    );
+    assert!(entry(&f, "198.51.100.23").is_some());
+    assert!(
+        entry(&f, "tunnel.dns.example")
+            .unwrap()
+            .contains("sources: [connection]")
+    );
+    assert!(entry(&f, "192.0.2.10").is_none(), "unclassified connection");
+    assert!(
+        entry(&f, "203.0.113.200").is_none(),
+        "connection outside the 30d window"
+    );
+    assert!(
+        entry(&f, "203.0.113.201").is_none(),
+        "MalOp outside the window"
+    );
+    // Domains.
+    assert!(
+        entry(&f, "dropper.malware.example")
+            .unwrap()
+            .contains("sources: [domain]")
+    );
+    assert!(entry(&f, "cdn.good.example").is_none());
+    // Guardrail drops are reported with the reason.
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(entry(&f, "10.20.30.40").is_none());
+    assert!(
+        so.contains("dropped 10.20.30.40 (connection): private"),
+        "{so}"
+    );
+    assert!(
+        so.contains("dropped allowed.example.com (domain): allowlist"),
+        "{so}"
+    );
+    assert!(so.contains("(reputation): invalid"), "{so}");
+    // The manual file is never touched.
+    assert_eq!(
+        std::fs::read_to_string(env.path().join("blocklists/manual.yaml")).unwrap(),
+        MANUAL
+    );
+    // The file is canonical (fmt --check agrees).
+    let fmt = env.run(&["fmt", "--check"]);
+    assert_eq!(fmt.status.code(), Some(0), "{}", text(&fmt));
+}
+
+#[test]
+fn sources_can_be_switched_off() {
+    let env = setup_with(
+        sim(FIXTURE, |_| {}),
+        "sources:\n  reputation: false\n  connections: false\n  domains: true\n  malops: false\n",
+        None,
+    );
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let f = env.pulled();
+    assert!(entry(&f, "dropper.malware.example").is_some());
+    assert_eq!(f.matches("- value:").count(), 1, "{f}");
+    assert_eq!(env.sim.count(Endpoint::ClassificationDownload), 0);
+    assert_eq!(env.sim.count(Endpoint::Malops), 0);
+}
+
+#[test]
+fn no_churn_identical_data_gives_identical_file_and_no_commit() {
+    let env = setup(FIXTURE);
+    let out = env.run(&["pull", "--commit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let first = std::fs::read(env.pulled_path()).unwrap();
+    let commits = git(env.path(), &["rev-list", "--count", "HEAD"]);
+    assert_eq!(commits.trim(), "2");
+    let out = env.run(&["pull", "--commit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("unchanged"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(env.pulled_path()).unwrap(), first);
+    assert_eq!(
+        git(env.path(), &["rev-list", "--count", "HEAD"]).trim(),
+        "2",
+        "no empty commit"
+    );
+    assert_eq!(
+        git(env.path(), &["status", "--porcelain"]),
+        "",
+        "work tree clean"
+    );
+}
+
+#[test]
+fn retention_keeps_first_seen_and_retires_what_is_no_longer_reported() {
+    let existing = "entries:\n\
+        - value: 203.0.113.9\n  sources: [connection]\n  first_seen: 2026-01-05\n  comment: \"seen in INC-1\"\n\
+        - value: 203.0.113.50\n  sources: [connection]\n  first_seen: 2026-02-01\n";
+    let env = setup_with(
+        sim(
+            "reputations:\n- {key: 203.0.113.9}\n- {key: 203.0.113.51}\n- {key: 203.0.113.52}\n- {key: 203.0.113.53}\n",
+            |_| {},
+        ),
+        "",
+        Some(existing),
+    );
+    let out = env.run(&["pull", "--allow-large-change"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let f = env.pulled();
+    let e = entry(&f, "203.0.113.9").unwrap();
+    assert!(
+        e.contains("first_seen: 2026-01-05")
+            && e.contains("seen in INC-1")
+            && e.contains("sources: [reputation]"),
+        "{e}"
+    );
+    assert!(
+        entry(&f, "203.0.113.50").is_none(),
+        "retired: no source reports it any more"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("- 203.0.113.50"),
+        "{}",
+        text(&out)
+    );
+    // The reputation entry stays while listed and goes when it is removed from the list.
+    env.sim.remove_reputation("203.0.113.51");
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(entry(&env.pulled(), "203.0.113.51").is_none());
+    assert!(entry(&env.pulled(), "203.0.113.52").is_some());
+}
+
+#[test]
+fn session_expiry_mid_pull_relogs_in_once() {
+    let env = setup(FIXTURE);
+    env.sim.inject(
+        Fault::new(Endpoint::VisualSearch, FaultKind::ExpireSession)
+            .after(1)
+            .times(1),
+    );
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.sim.logins(), 2);
+    assert!(entry(&env.pulled(), "dropper.malware.example").is_some());
+}
+
+#[test]
+fn expired_session_by_ttl_relogs_in() {
+    let env = setup_with(
+        sim(FIXTURE, |c| c.session_ttl = Duration::from_millis(150)),
+        "",
+        None,
+    );
+    env.sim.inject(
+        Fault::new(
+            Endpoint::VisualSearch,
+            FaultKind::Slow(Duration::from_millis(300)),
+        )
+        .times(1),
+    );
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(env.sim.logins() >= 2, "logins {}", env.sim.logins());
+}
+
+#[test]
+fn every_fault_fails_the_pull_and_leaves_the_file_untouched() {
+    let existing = "# hand-formatted, must stay byte-identical\nentries:\n- value: 203.0.113.1\n  sources: [reputation]\n";
+    let faults = [
+        (
+            Endpoint::ClassificationDownload,
+            FaultKind::Status(403),
+            "403",
+        ),
+        (
+            Endpoint::VisualSearch,
+            FaultKind::Status(500),
+            "giving up after 3 attempts",
+        ),
+        (Endpoint::VisualSearch, FaultKind::Status(429), "HTTP 429"),
+        (Endpoint::Malops, FaultKind::Status(502), "HTTP 502"),
+        (Endpoint::VisualSearch, FaultKind::HtmlOk, "rejected again"),
+        (
+            Endpoint::VisualSearch,
+            FaultKind::QueryStatus("FAILURE".into()),
+            "FAILURE",
+        ),
+        (
+            Endpoint::VisualSearch,
+            FaultKind::QueryStatus("PARTIAL_SUCCESS".into()),
+            "PARTIAL_SUCCESS",
+        ),
+        (
+            Endpoint::ClassificationDownload,
+            FaultKind::Drop,
+            "giving up",
+        ),
+        (
+            Endpoint::Malops,
+            FaultKind::Slow(Duration::from_secs(3)),
+            "timed out",
+        ),
+        (Endpoint::Login, FaultKind::Status(500), "login.html"),
+    ];
+    for (ep, kind, want) in faults {
+        let env = setup_with(sim(FIXTURE, |_| {}), "", Some(existing));
+        env.sim.inject(Fault::new(ep, kind.clone()));
+        let out = env.run(&["pull", "--commit"]);
+        assert_eq!(out.status.code(), Some(1), "{kind:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(want) && err.contains("nothing was written"),
+            "{kind:?}: {}",
+            text(&out)
+        );
+        assert_eq!(env.pulled(), existing, "{kind:?}");
+        assert_eq!(
+            git(env.path(), &["rev-list", "--count", "HEAD"]).trim(),
+            "1"
+        );
+    }
+}
+
+#[test]
+fn transient_faults_within_the_retry_budget_succeed() {
+    let env = setup(FIXTURE);
+    env.sim
+        .inject(Fault::new(Endpoint::VisualSearch, FaultKind::Status(500)).times(2));
+    env.sim
+        .inject(Fault::new(Endpoint::ClassificationDownload, FaultKind::Drop).times(1));
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(entry(&env.pulled(), "203.0.113.77").is_some());
+}
+
+#[test]
+fn window_splitting_returns_more_rows_than_the_limit() {
+    let mut fx = String::from("connections:\n");
+    for i in 0..60 {
+        fx.push_str(&format!(
+            "- {{remote: 203.0.113.{}, time: -{}m, classification: malware}}\n",
+            i + 1,
+            i * 13 + 1
+        ));
+    }
+    let env = setup_with(
+        sim(&fx, |_| {}),
+        "  result_limit: 8\nsources:\n  reputation: false\n  domains: false\n  malops: false\n",
+        None,
+    );
+    let out = env.run(&["pull", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["entries"], 60, "{v}");
+    assert!(v["stats"]["window_splits"].as_u64().unwrap() >= 1, "{v}");
+    assert!(env.sim.count(Endpoint::VisualSearch) >= 60 / 9, "one query cannot hold 60 rows");
+    assert_eq!(env.pulled().matches("- value:").count(), 60);
+}
+
+#[test]
+fn domain_query_overflow_is_an_error_not_a_truncation() {
+    let mut fx = String::from("domains:\n");
+    for i in 0..12 {
+        fx.push_str(&format!(
+            "- {{name: d{i}.bad.example, classification: malware}}\n"
+        ));
+    }
+    let env = setup_with(sim(&fx, |_| {}), "  result_limit: 10\n", None);
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("raise cybereason.result_limit"),
+        "{}",
+        text(&out)
+    );
+    assert!(!env.pulled_path().exists());
+}
+
+#[test]
+fn large_removal_is_refused_unless_allowed() {
+    let mut existing = String::from("entries:\n");
+    for i in 1..=8 {
+        existing.push_str(&format!(
+            "- value: 198.51.100.{i}\n  sources: [reputation]\n  first_seen: 2026-01-01\n"
+        ));
+    }
+    let env = setup_with(
+        sim(
+            "reputations:\n- {key: 198.51.100.1}\n- {key: 198.51.100.2}\n",
+            |_| {},
+        ),
+        "",
+        Some(&existing),
+    );
+    let out = env.run(&["pull", "--commit"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-large-change"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.pulled(), existing);
+    let out = env.run(&["pull", "--allow-large-change"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.pulled().matches("- value:").count(), 2);
+}
+
+#[test]
+fn dry_run_prints_the_change_and_writes_nothing() {
+    let env = setup(FIXTURE);
+    let out = env.run(&["pull", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        so.contains("+ 203.0.113.77 (connection)") && so.contains("dry run, nothing written"),
+        "{so}"
+    );
+    assert!(!env.pulled_path().exists());
+}
+
+#[test]
+fn commit_is_visible_to_git_log() {
+    let env = setup(FIXTURE);
+    let out = env.run(&["pull", "--commit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let log = git(env.path(), &["log", "-1", "--format=%an <%ae>%n%B"]);
+    assert!(
+        log.starts_with("Pull Bot <pull-bot@example.invalid>\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("pull: 8 added, 0 removed, 0 changed in blocklists/cybereason.yaml"),
+        "{log}"
+    );
+    assert!(log.contains("+ 203.0.113.77"), "{log}");
+    let files = git(env.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.trim(), "blocklists/cybereason.yaml");
+}
+
+#[test]
+fn password_never_appears_in_any_output() {
+    // Success with -vv.
+    let env = setup(FIXTURE);
+    env.sim.inject(
+        Fault::new(Endpoint::VisualSearch, FaultKind::ExpireSession)
+            .after(1)
+            .times(1),
+    );
+    let out = env.run(&["-vv", "pull", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains(PASSWORD), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("logging in again"),
+        "{}",
+        text(&out)
+    );
+    // Wrong password with -vv: the error names the URL, not the password.
+    let env = setup_with(
+        sim(FIXTURE, |c| c.password = "something-else".into()),
+        "",
+        None,
+    );
+    let out = env.run(&["-vv", "pull", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(!all.contains(PASSWORD), "{all}");
+    assert!(
+        all.contains(&format!("login to {}/login.html failed", env.sim.url())),
+        "{all}"
+    );
+}
