@@ -13,3 +13,4 @@ pub mod gitops;
 pub mod plan;
 pub mod secret;
 pub mod sim;
+pub mod workspace;

@@ -358,6 +358,12 @@ impl fmt::Display for Indicator {
     }
 }
 
+impl Serialize for Indicator {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl FromStr for Indicator {
     type Err = InvalidIndicator;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -2,3 +2,4 @@
 pub mod model;
 pub mod naming;
 pub mod quote;
+pub mod render;

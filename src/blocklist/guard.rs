@@ -1,0 +1,292 @@
+//! Guardrails: never block yourself. A built-in never-block set (reserved, loopback,
+//! link-local, multicast, broadcast …; private ranges unless `allow_private`), minimum prefix
+//! lengths, public suffixes, and the repository allowlist. Every drop names its rule.
+use std::sync::LazyLock;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use crate::config::Guardrails;
+
+use super::allowlist::Allowlist;
+use super::indicator::Indicator;
+
+/// Why an indicator is not blocked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    /// Short rule id: `never-block`, `private`, `min-prefix`, `public-suffix`, `special-domain`,
+    /// `allowlist`, `expired`.
+    pub rule: &'static str,
+    /// Human explanation, e.g. "loopback 127.0.0.0/8".
+    pub detail: String,
+}
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.rule, self.detail)
+    }
+}
+
+static NEVER_V4: LazyLock<Vec<(Ipv4Net, &'static str)>> = LazyLock::new(|| {
+    [
+        ("0.0.0.0/8", "\"this network\" / unspecified"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved (incl. broadcast 255.255.255.255)"),
+    ]
+    .into_iter()
+    .filter_map(|(n, why)| n.parse().ok().map(|n| (n, why)))
+    .collect()
+});
+
+static PRIVATE_V4: LazyLock<Vec<(Ipv4Net, &'static str)>> = LazyLock::new(|| {
+    [
+        ("10.0.0.0/8", "private (RFC 1918)"),
+        ("172.16.0.0/12", "private (RFC 1918)"),
+        ("192.168.0.0/16", "private (RFC 1918)"),
+        ("100.64.0.0/10", "shared address space (CGNAT)"),
+    ]
+    .into_iter()
+    .filter_map(|(n, why)| n.parse().ok().map(|n| (n, why)))
+    .collect()
+});
+
+static NEVER_V6: LazyLock<Vec<(Ipv6Net, &'static str)>> = LazyLock::new(|| {
+    [
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("::ffff:0:0/96", "IPv4-mapped"),
+        ("64:ff9b::/96", "NAT64 well-known prefix"),
+        ("100::/64", "discard-only"),
+        ("2001::/23", "IETF protocol assignments"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local (deprecated)"),
+        ("ff00::/8", "multicast"),
+    ]
+    .into_iter()
+    .filter_map(|(n, why)| n.parse().ok().map(|n| (n, why)))
+    .collect()
+});
+
+static PRIVATE_V6: LazyLock<Vec<(Ipv6Net, &'static str)>> = LazyLock::new(|| {
+    [("fc00::/7", "unique local (private)")]
+        .into_iter()
+        .filter_map(|(n, why)| n.parse().ok().map(|n| (n, why)))
+        .collect()
+});
+
+/// Special-use domain suffixes that are never blocked (RFC 6761 and friends).
+const SPECIAL_DOMAINS: &[&str] = &[
+    "localhost",
+    "local",
+    "arpa",
+    "internal",
+    "home.arpa",
+    "invalid",
+    "onion",
+    "alt",
+    "lan",
+    "localdomain",
+];
+
+/// Applies the guardrails.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    cfg: Guardrails,
+    allow: Allowlist,
+}
+
+impl Guard {
+    pub fn new(cfg: &Guardrails, allow: &Allowlist) -> Guard {
+        Guard {
+            cfg: cfg.clone(),
+            allow: allow.clone(),
+        }
+    }
+
+    /// `Ok` when `value` may be blocked; otherwise the rule that drops it.
+    pub fn check(&self, value: &Indicator) -> Result<(), Dropped> {
+        let drop = |rule, detail: String| Err(Dropped { rule, detail });
+        match value {
+            Indicator::V4(n) => {
+                if let Some((net, why)) = NEVER_V4
+                    .iter()
+                    .find(|(r, _)| r.contains(n) || n.contains(r))
+                {
+                    return drop("never-block", format!("{why} {net}"));
+                }
+                if !self.cfg.allow_private {
+                    if let Some((net, why)) = PRIVATE_V4
+                        .iter()
+                        .find(|(r, _)| r.contains(n) || n.contains(r))
+                    {
+                        return drop(
+                            "private",
+                            format!("{why} {net} (set guardrails.allow_private to block it)"),
+                        );
+                    }
+                }
+                if n.prefix_len() < self.cfg.min_prefix_v4 {
+                    return drop(
+                        "min-prefix",
+                        format!(
+                            "/{} is shorter than the minimum /{}",
+                            n.prefix_len(),
+                            self.cfg.min_prefix_v4
+                        ),
+                    );
+                }
+            }
+            Indicator::V6(n) => {
+                if let Some((net, why)) = NEVER_V6
+                    .iter()
+                    .find(|(r, _)| r.contains(n) || n.contains(r))
+                {
+                    return drop("never-block", format!("{why} {net}"));
+                }
+                if !self.cfg.allow_private {
+                    if let Some((net, why)) = PRIVATE_V6
+                        .iter()
+                        .find(|(r, _)| r.contains(n) || n.contains(r))
+                    {
+                        return drop(
+                            "private",
+                            format!("{why} {net} (set guardrails.allow_private to block it)"),
+                        );
+                    }
+                }
+                if n.prefix_len() < self.cfg.min_prefix_v6 {
+                    return drop(
+                        "min-prefix",
+                        format!(
+                            "/{} is shorter than the minimum /{}",
+                            n.prefix_len(),
+                            self.cfg.min_prefix_v6
+                        ),
+                    );
+                }
+            }
+            Indicator::Fqdn(d) => {
+                if let Some(s) = SPECIAL_DOMAINS
+                    .iter()
+                    .find(|s| super::allowlist::is_same_or_sub(d, s))
+                {
+                    return drop("special-domain", format!("special-use domain .{s}"));
+                }
+                if is_public_suffix(d) {
+                    return drop(
+                        "public-suffix",
+                        format!(
+                            "`{d}` is a public suffix; blocking it would block every domain under it"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(rule) = self.allow.protects(value) {
+            let why = rule
+                .comment
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            return drop(
+                "allowlist",
+                format!("{}:{}: {}{why}", self.allow.path, rule.line, rule.value),
+            );
+        }
+        Ok(())
+    }
+
+    /// The allowlist in use.
+    pub fn allowlist(&self) -> &Allowlist {
+        &self.allow
+    }
+}
+
+/// True when `domain` is itself a public suffix (`com`, `co.uk`, `github.io` …).
+pub fn is_public_suffix(domain: &str) -> bool {
+    match psl::suffix(domain.as_bytes()) {
+        Some(s) => s.as_bytes() == domain.as_bytes() && s.is_known(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(allow_private: bool) -> Guard {
+        let cfg = Guardrails {
+            allow_private,
+            ..Guardrails::default()
+        };
+        let allow = Allowlist::parse(
+            "entries:\n- value: 203.0.113.128/25\n  comment: partner\n- value: good.example\n",
+            "blocklists/allowlist.yaml",
+        )
+        .unwrap();
+        Guard::new(&cfg, &allow)
+    }
+
+    #[test]
+    fn built_in_rules_and_allowlist() {
+        let g = guard(false);
+        let rule = |s: &str| g.check(&Indicator::parse(s).unwrap()).err().map(|d| d.rule);
+        let cases = [
+            ("127.0.0.1", Some("never-block")),
+            ("0.0.0.0", Some("never-block")),
+            ("255.255.255.255", Some("never-block")),
+            ("224.0.0.251", Some("never-block")),
+            ("169.254.169.254", Some("never-block")),
+            ("10.1.2.3", Some("private")),
+            ("192.168.1.0/24", Some("private")),
+            ("100.64.0.1", Some("private")),
+            ("198.51.100.0/23", Some("min-prefix")),
+            ("::1", Some("never-block")),
+            ("fe80::1", Some("never-block")),
+            ("ff02::1", Some("never-block")),
+            ("fd00::1", Some("private")),
+            ("2001:db8::/32", Some("min-prefix")),
+            ("com", None), // single label: rejected by the parser already, see below
+            ("co.uk", Some("public-suffix")),
+            ("github.io", Some("public-suffix")),
+            ("printer.local", Some("special-domain")),
+            ("203.0.113.200", Some("allowlist")),
+            ("203.0.113.0/24", Some("allowlist")),
+            ("www.good.example", Some("allowlist")),
+            ("203.0.113.7", None),
+            ("198.51.100.0/24", None),
+            ("192.0.2.1", None),
+            ("2001:db8::1", None),
+            ("evil.example", None),
+            ("evil.co.uk", None),
+        ];
+        for (v, want) in cases {
+            if v == "com" {
+                assert!(Indicator::parse(v).is_err());
+                continue;
+            }
+            assert_eq!(rule(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn allow_private_unlocks_rfc1918_only() {
+        let g = guard(true);
+        assert!(g.check(&Indicator::parse("10.1.2.3").unwrap()).is_ok());
+        assert!(g.check(&Indicator::parse("127.0.0.1").unwrap()).is_err());
+    }
+
+    #[test]
+    fn drop_detail_names_the_allowlist_line() {
+        let d = guard(false)
+            .check(&Indicator::parse("203.0.113.130").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            d.to_string(),
+            "allowlist: blocklists/allowlist.yaml:2: 203.0.113.128/25 (partner)"
+        );
+    }
+}
