@@ -5,6 +5,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::Outcome;
 
+pub mod apply;
+pub mod plan;
+
 /// blockops: Cybereason EDR indicators → YAML blocklist in git → FortiOS, reviewed and pushed safely.
 #[derive(Debug, Parser)]
 #[command(name = "blockops", version, about, long_about = None)]
@@ -43,9 +46,17 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Read the device's managed objects and write a plan with the minimal delta script.
+    Plan(plan::PlanArgs),
+    /// Verify an approved plan and push it to the device.
+    Apply(apply::ApplyArgs),
+}
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    match cli.command {}
+    match cli.command {
+        Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Apply(a) => apply::run(&cli.global, a),
+    }
 }

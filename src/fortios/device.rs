@@ -65,7 +65,9 @@ impl State {
             for (k, w) in want {
                 match have.get(k) {
                     None => out.push(format!("{table} \"{k}\" is missing on the device")),
-                    Some(h) if h != w => out.push(format!("{table} \"{k}\" differs: device {h:?}, expected {w:?}")),
+                    Some(h) if h != w => out.push(format!(
+                        "{table} \"{k}\" differs: device {h:?}, expected {w:?}"
+                    )),
                     _ => {}
                 }
             }
@@ -157,10 +159,16 @@ pub fn parse_show(text: &str) -> Vec<Entry> {
     let mut nested = 0usize;
     for line in text.lines() {
         let w = words(line);
-        let Some(verb) = w.first().map(String::as_str) else { continue };
+        let Some(verb) = w.first().map(String::as_str) else {
+            continue;
+        };
         match (&mut cur, verb) {
             (None, "edit") if w.len() >= 2 => {
-                cur = Some(Entry { name: w[1].clone(), fields: BTreeMap::new(), text: format!("{line}\n") });
+                cur = Some(Entry {
+                    name: w[1].clone(),
+                    fields: BTreeMap::new(),
+                    text: format!("{line}\n"),
+                });
                 nested = 0;
             }
             (Some(e), _) => {
@@ -202,28 +210,52 @@ pub fn address_from(e: &Entry) -> Address {
         "" | "ipmask" => AddressKind::Subnet {
             subnet: field(e, "subnet").map_or_else(|| "0.0.0.0 0.0.0.0".into(), |v| v.join(" ")),
         },
-        "fqdn" => AddressKind::Fqdn { fqdn: one(e, "fqdn") },
-        other => AddressKind::Subnet { subnet: format!("(type {other})") },
+        "fqdn" => AddressKind::Fqdn {
+            fqdn: one(e, "fqdn"),
+        },
+        other => AddressKind::Subnet {
+            subnet: format!("(type {other})"),
+        },
     };
-    Address { name: e.name.clone(), kind, comment: one(e, "comment"), color: one(e, "color").parse().unwrap_or(0) }
+    Address {
+        name: e.name.clone(),
+        kind,
+        comment: one(e, "comment"),
+        color: one(e, "color").parse().unwrap_or(0),
+    }
 }
 
 /// An `address6` entry as a model object.
 pub fn address6_from(e: &Entry) -> Address {
     let ty = one(e, "type");
     let kind = match ty.as_str() {
-        "" | "ipprefix" => AddressKind::Ip6 { ip6: field(e, "ip6").map_or_else(|| "::/0".into(), |v| v.join(" ")) },
-        other => AddressKind::Ip6 { ip6: format!("(type {other})") },
+        "" | "ipprefix" => AddressKind::Ip6 {
+            ip6: field(e, "ip6").map_or_else(|| "::/0".into(), |v| v.join(" ")),
+        },
+        other => AddressKind::Ip6 {
+            ip6: format!("(type {other})"),
+        },
     };
-    Address { name: e.name.clone(), kind, comment: one(e, "comment"), color: one(e, "color").parse().unwrap_or(0) }
+    Address {
+        name: e.name.clone(),
+        kind,
+        comment: one(e, "comment"),
+        color: one(e, "color").parse().unwrap_or(0),
+    }
 }
 
 /// An `addrgrp`/`addrgrp6` entry as a model object (members sorted).
 pub fn group_from(e: &Entry) -> Group {
-    let mut members = field(e, "member").map(<[String]>::to_vec).unwrap_or_default();
+    let mut members = field(e, "member")
+        .map(<[String]>::to_vec)
+        .unwrap_or_default();
     members.sort();
     members.dedup();
-    Group { name: e.name.clone(), members, comment: one(e, "comment") }
+    Group {
+        name: e.name.clone(),
+        members,
+        comment: one(e, "comment"),
+    }
 }
 
 /// Managed state from the four `show` outputs; also returns the shown text of every managed
@@ -232,7 +264,10 @@ pub fn state_from_show(outputs: &[String; 4], managed: &dyn Fn(&str) -> bool) ->
     let mut st = State::default();
     let mut backup = String::new();
     for (i, out) in outputs.iter().enumerate() {
-        let entries: Vec<Entry> = parse_show(out).into_iter().filter(|e| managed(&e.name)).collect();
+        let entries: Vec<Entry> = parse_show(out)
+            .into_iter()
+            .filter(|e| managed(&e.name))
+            .collect();
         if !entries.is_empty() {
             backup.push_str(&format!("config firewall {}\n", TABLES[i]));
             for e in &entries {
@@ -262,15 +297,22 @@ pub fn state_from_show(outputs: &[String; 4], managed: &dyn Fn(&str) -> bool) ->
 
 /// Default patterns that mark a device reply as a failure (research §5).
 pub fn default_error_patterns() -> Vec<String> {
-    ["Command fail", "parse error", "not found in datasource", "Maximum number of entries"]
-        .into_iter()
-        .map(String::from)
-        .collect()
+    [
+        "Command fail",
+        "parse error",
+        "not found in datasource",
+        "Maximum number of entries",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 /// The first output line matching one of `patterns`.
 pub fn find_error<'a>(output: &'a str, patterns: &[String]) -> Option<&'a str> {
-    output.lines().find(|l| patterns.iter().any(|p| l.contains(p.as_str())))
+    output
+        .lines()
+        .find(|l| patterns.iter().any(|p| l.contains(p.as_str())))
 }
 
 /// What the session learned while preparing the console.
@@ -294,7 +336,9 @@ pub async fn prepare(s: &mut Session, patterns: &[String]) -> anyhow::Result<Con
     let multi_vdom = status.lines().any(|l| {
         let l = l.trim();
         l.starts_with("Virtual domain configuration")
-            && ["multiple", "enable", "split-task"].iter().any(|m| l.ends_with(m))
+            && ["multiple", "enable", "split-task"]
+                .iter()
+                .any(|m| l.ends_with(m))
     });
     if multi_vdom {
         checked(s, "config global", patterns).await?;
@@ -316,7 +360,10 @@ pub async fn prepare(s: &mut Session, patterns: &[String]) -> anyhow::Result<Con
     if multi_vdom {
         checked(s, "end", patterns).await?;
     }
-    Ok(Console { multi_vdom, was_more })
+    Ok(Console {
+        multi_vdom,
+        was_more,
+    })
 }
 
 /// Put the pager back to `more` if that is how it was.
@@ -339,8 +386,12 @@ pub async fn restore(s: &mut Session, c: &Console, patterns: &[String]) -> anyho
 /// Check that the target's VDOM setting fits the device.
 pub fn check_vdom(c: &Console, vdom: Option<&str>, target: &str) -> anyhow::Result<()> {
     match (c.multi_vdom, vdom) {
-        (true, None) => bail!("target `{target}`: the device has multiple VDOMs; set `vdom:` for this target"),
-        (false, Some(v)) => bail!("target `{target}`: `vdom: {v}` is set but the device does not use VDOMs"),
+        (true, None) => {
+            bail!("target `{target}`: the device has multiple VDOMs; set `vdom:` for this target")
+        }
+        (false, Some(v)) => {
+            bail!("target `{target}`: `vdom: {v}` is set but the device does not use VDOMs")
+        }
         _ => Ok(()),
     }
 }
@@ -349,12 +400,14 @@ pub fn check_vdom(c: &Console, vdom: Option<&str>, target: &str) -> anyhow::Resu
 pub async fn read_state(
     s: &mut Session,
     vdom: Option<&str>,
-    managed: &dyn Fn(&str) -> bool,
+    managed: &(dyn Fn(&str) -> bool + Sync),
     patterns: &[String],
 ) -> anyhow::Result<(State, String)> {
     if let Some(v) = vdom {
         checked(s, "config vdom", patterns).await?;
-        checked(s, &format!("edit {v}"), patterns).await.with_context(|| format!("entering VDOM {v}"))?;
+        checked(s, &format!("edit {v}"), patterns)
+            .await
+            .with_context(|| format!("entering VDOM {v}"))?;
     }
     let mut outputs: [String; 4] = Default::default();
     for (i, t) in TABLES.iter().enumerate() {
@@ -396,15 +449,32 @@ end
 
     #[test]
     fn parses_show_output_and_keeps_only_managed_objects() {
-        let outs = [SHOW.to_string(), String::new(), String::new(), String::new()];
+        let outs = [
+            SHOW.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
         let (st, backup) = state_from_show(&outs, &|n: &str| n.starts_with("bo-"));
         assert_eq!(st.addresses.len(), 3);
         let a = &st.addresses["bo-203.0.113.7"];
         assert_eq!(a.comment, r#"say "hi" \ back"#);
         assert_eq!(a.color, 6);
-        assert_eq!(a.kind, AddressKind::Subnet { subnet: "203.0.113.7 255.255.255.255".into() });
-        assert_eq!(st.addresses["bo-evil.example"].kind, AddressKind::Fqdn { fqdn: "evil.example".into() });
-        assert!(matches!(&st.addresses["bo-range"].kind, AddressKind::Subnet { subnet } if subnet.starts_with("(type")));
+        assert_eq!(
+            a.kind,
+            AddressKind::Subnet {
+                subnet: "203.0.113.7 255.255.255.255".into()
+            }
+        );
+        assert_eq!(
+            st.addresses["bo-evil.example"].kind,
+            AddressKind::Fqdn {
+                fqdn: "evil.example".into()
+            }
+        );
+        assert!(
+            matches!(&st.addresses["bo-range"].kind, AddressKind::Subnet { subnet } if subnet.starts_with("(type"))
+        );
         assert!(!backup.contains("\"none\""));
         assert!(backup.contains("edit \"bo-203.0.113.7\""));
     }
@@ -416,11 +486,17 @@ end
         let outs = [String::new(), a6.into(), g.into(), String::new()];
         let (st, _) = state_from_show(&outs, &|_: &str| true);
         assert_eq!(st.groups["grp"].members, vec!["a", "b"]);
-        assert_eq!(st.addresses6["bo-x"].kind, AddressKind::Ip6 { ip6: "::/0".into() });
+        assert_eq!(
+            st.addresses6["bo-x"].kind,
+            AddressKind::Ip6 { ip6: "::/0".into() }
+        );
     }
 
     #[test]
     fn words_handle_quotes_and_escapes() {
-        assert_eq!(words(r#"set member "a b" 'c\d' e\ f "g\"h""#), vec!["set", "member", "a b", "c\\d", "e f", "g\"h"]);
+        assert_eq!(
+            words(r#"set member "a b" 'c\d' e\ f "g\"h""#),
+            vec!["set", "member", "a b", "c\\d", "e f", "g\"h"]
+        );
     }
 }

@@ -25,7 +25,11 @@ pub enum SshError {
     #[error("authentication timed out")]
     AuthTimeout,
     #[error("no prompt from the device within {secs}s after `{cmd}` (last output: {tail:?})")]
-    Timeout { cmd: String, secs: u64, tail: String },
+    Timeout {
+        cmd: String,
+        secs: u64,
+        tail: String,
+    },
     #[error("the device closed the connection during `{cmd}`")]
     Closed { cmd: String },
     #[error("ssh: {0}")]
@@ -74,23 +78,35 @@ impl Handler {
             Some(p) => p.clone(),
             None => match std::env::home_dir() {
                 Some(h) => h.join(".ssh").join("known_hosts"),
-                None => return KeyVerdict::Error("no known_hosts file configured and no home directory".into()),
+                None => {
+                    return KeyVerdict::Error(
+                        "no known_hosts file configured and no home directory".into(),
+                    );
+                }
             },
         };
-        let known = match russh::keys::known_hosts::known_host_keys_path(&self.host, self.port, &path) {
-            Ok(k) => k,
-            Err(e) => return KeyVerdict::Error(format!("reading {}: {e}", path.display())),
-        };
+        let known =
+            match russh::keys::known_hosts::known_host_keys_path(&self.host, self.port, &path) {
+                Ok(k) => k,
+                Err(e) => return KeyVerdict::Error(format!("reading {}: {e}", path.display())),
+            };
         if known.iter().any(|(_, k)| k.key_data() == key.key_data()) {
             return KeyVerdict::Trusted;
         }
         if let Some((line, _)) = known.first() {
-            return KeyVerdict::Changed(format!("{}:{line} records a different key", path.display()));
+            return KeyVerdict::Changed(format!(
+                "{}:{line} records a different key",
+                path.display()
+            ));
         }
         if self.policy.accept_new {
-            return match russh::keys::known_hosts::learn_known_hosts_path(&self.host, self.port, key, &path) {
+            return match russh::keys::known_hosts::learn_known_hosts_path(
+                &self.host, self.port, key, &path,
+            ) {
                 Ok(()) => KeyVerdict::Learned(path),
-                Err(e) => KeyVerdict::Error(format!("recording the key in {}: {e}", path.display())),
+                Err(e) => {
+                    KeyVerdict::Error(format!("recording the key in {}: {e}", path.display()))
+                }
             };
         }
         KeyVerdict::Unknown(format!("not in {}", path.display()))
@@ -100,7 +116,10 @@ impl Handler {
 impl client::Handler for Handler {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, server_public_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key = match server_public_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
             PublicKeyOrCertificate::Certificate(c) => PublicKey::from(c.public_key().clone()),
@@ -131,9 +150,17 @@ pub struct ConnectOptions {
 impl ConnectOptions {
     /// Options for a configured target; relative paths are resolved against `base`.
     pub fn for_target(t: &Target, base: &Path, accept_new: bool) -> anyhow::Result<Self> {
-        let abs = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        let abs = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            }
+        };
         let password = match &t.password {
-            Some(src) if src.is_set() => Some(src.resolve(&format!("password of target `{}`", t.name), base)?),
+            Some(src) if src.is_set() => {
+                Some(src.resolve(&format!("password of target `{}`", t.name), base)?)
+            }
             _ => None,
         };
         Ok(ConnectOptions {
@@ -170,7 +197,10 @@ pub struct Session {
 impl Session {
     /// Connect, verify the host key, authenticate, open a PTY shell and wait for the prompt.
     pub async fn connect(o: &ConnectOptions) -> anyhow::Result<Session> {
-        let mut cfg = client::Config { nodelay: true, ..Default::default() };
+        let mut cfg = client::Config {
+            nodelay: true,
+            ..Default::default()
+        };
         let mut kex = cfg.preferred.kex.to_vec();
         for k in [russh::kex::DH_GEX_SHA256, russh::kex::DH_G14_SHA1] {
             if !kex.contains(&k) {
@@ -186,13 +216,19 @@ impl Session {
             verdict: verdict.clone(),
         };
         let addr = format!("{}:{}", o.host, o.port);
-        let connected =
-            tokio::time::timeout(o.connect_timeout, client::connect(Arc::new(cfg), (o.host.as_str(), o.port), handler))
-                .await;
+        let connected = tokio::time::timeout(
+            o.connect_timeout,
+            client::connect(Arc::new(cfg), (o.host.as_str(), o.port), handler),
+        )
+        .await;
         let seen = verdict.lock().ok().and_then(|v| v.clone());
         let mut handle = match connected {
             Err(_) => {
-                return Err(SshError::ConnectTimeout { addr, secs: o.connect_timeout.as_secs() }.into());
+                return Err(SshError::ConnectTimeout {
+                    addr,
+                    secs: o.connect_timeout.as_secs(),
+                }
+                .into());
             }
             Ok(Err(e)) => {
                 if let Some((v, fp)) = seen {
@@ -212,7 +248,10 @@ impl Session {
                             .into());
                         }
                         KeyVerdict::Error(why) => {
-                            return Err(Refused::new(format!("cannot verify the host key of {addr} ({fp}): {why}")).into());
+                            return Err(Refused::new(format!(
+                                "cannot verify the host key of {addr} ({fp}): {why}"
+                            ))
+                            .into());
                         }
                         _ => {}
                     }
@@ -222,18 +261,28 @@ impl Session {
             Ok(Ok(h)) => h,
         };
         let notice = match seen {
-            Some((KeyVerdict::Learned(p), fp)) => {
-                Some(format!("recorded new host key {fp} for {addr} in {}", p.display()))
-            }
+            Some((KeyVerdict::Learned(p), fp)) => Some(format!(
+                "recorded new host key {fp} for {addr} in {}",
+                p.display()
+            )),
             _ => None,
         };
         let auth = async {
             if let Some(key_path) = &o.private_key {
-                let key = russh::keys::load_secret_key(key_path, None)
-                    .map_err(|e| anyhow::anyhow!("loading private key {}: {e}", key_path.display()))?;
-                let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+                let key = russh::keys::load_secret_key(key_path, None).map_err(|e| {
+                    anyhow::anyhow!("loading private key {}: {e}", key_path.display())
+                })?;
+                let hash = handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten();
                 let res = handle
-                    .authenticate_publickey(o.username.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                    .authenticate_publickey(
+                        o.username.clone(),
+                        PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                    )
                     .await
                     .map_err(SshError::from)?;
                 if res.success() {
@@ -249,13 +298,18 @@ impl Session {
                     return Ok(());
                 }
             }
-            Err(anyhow::Error::from(SshError::AuthRejected { user: o.username.clone() }))
+            Err(anyhow::Error::from(SshError::AuthRejected {
+                user: o.username.clone(),
+            }))
         };
         match tokio::time::timeout(o.connect_timeout.max(o.command_timeout), auth).await {
             Err(_) => return Err(SshError::AuthTimeout.into()),
             Ok(r) => r?,
         }
-        let channel = handle.channel_open_session().await.map_err(SshError::from)?;
+        let channel = handle
+            .channel_open_session()
+            .await
+            .map_err(SshError::from)?;
         channel
             .request_pty(false, "vt100", 511, 1000, 0, 0, &[])
             .await
@@ -311,7 +365,11 @@ impl Session {
 
     async fn read_until_prompt(&mut self, cmd: &str, echo: Option<&str>) -> anyhow::Result<String> {
         self.buf.clear();
-        let mut echo_at: Option<usize> = if echo.map(str::trim).is_none_or(str::is_empty) { Some(0) } else { None };
+        let mut echo_at: Option<usize> = if echo.map(str::trim).is_none_or(str::is_empty) {
+            Some(0)
+        } else {
+            None
+        };
         loop {
             // Look for the echo first so that a stray prompt before it is not taken as the answer.
             if echo_at.is_none() {
@@ -331,7 +389,8 @@ impl Session {
                     self.buf.truncate(cut);
                     self.channel.data(&b" "[..]).await.map_err(SshError::from)?;
                 } else if tail_start >= start && tail.contains("(Press 'a' to accept):") {
-                    self.transcript.push_str(&String::from_utf8_lossy(&self.buf));
+                    self.transcript
+                        .push_str(&String::from_utf8_lossy(&self.buf));
                     self.buf.clear();
                     echo_at = Some(0);
                     self.channel.data(&b"a"[..]).await.map_err(SshError::from)?;
@@ -342,7 +401,10 @@ impl Session {
                     }
                     self.prompt = prompt;
                     let body = String::from_utf8_lossy(&self.buf[start..tail_start]).to_string();
-                    self.transcript.push_str(&normalise(&String::from_utf8_lossy(&self.buf[..tail_start])));
+                    self.transcript
+                        .push_str(&normalise(&String::from_utf8_lossy(
+                            &self.buf[..tail_start],
+                        )));
                     self.transcript.push_str(&self.prompt);
                     self.transcript.push('\n');
                     return Ok(normalise(&body));
@@ -350,17 +412,28 @@ impl Session {
             }
             match tokio::time::timeout(self.timeout, self.channel.wait()).await {
                 Err(_) => {
-                    let t = String::from_utf8_lossy(&self.buf[self.buf.len().saturating_sub(200)..]).to_string();
-                    self.transcript.push_str(&String::from_utf8_lossy(&self.buf));
-                    return Err(SshError::Timeout { cmd: cmd.into(), secs: self.timeout.as_secs(), tail: t }.into());
+                    let t =
+                        String::from_utf8_lossy(&self.buf[self.buf.len().saturating_sub(200)..])
+                            .to_string();
+                    self.transcript
+                        .push_str(&String::from_utf8_lossy(&self.buf));
+                    return Err(SshError::Timeout {
+                        cmd: cmd.into(),
+                        secs: self.timeout.as_secs(),
+                        tail: t,
+                    }
+                    .into());
                 }
                 Ok(None) | Ok(Some(ChannelMsg::Eof | ChannelMsg::Close)) => {
-                    self.transcript.push_str(&String::from_utf8_lossy(&self.buf));
+                    self.transcript
+                        .push_str(&String::from_utf8_lossy(&self.buf));
                     self.transcript.push_str("\n<<< connection closed\n");
                     return Err(SshError::Closed { cmd: cmd.into() }.into());
                 }
                 Ok(Some(ChannelMsg::Data { data })) => self.buf.extend_from_slice(&data),
-                Ok(Some(ChannelMsg::ExtendedData { data, .. })) => self.buf.extend_from_slice(&data),
+                Ok(Some(ChannelMsg::ExtendedData { data, .. })) => {
+                    self.buf.extend_from_slice(&data)
+                }
                 Ok(Some(_)) => {}
             }
         }
@@ -384,7 +457,10 @@ impl Session {
         self.transcript.push_str(">>> exit\n");
         let _ = self.channel.data(&b"exit\n"[..]).await;
         let _ = self.channel.eof().await;
-        let _ = self.handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        let _ = self
+            .handle
+            .disconnect(Disconnect::ByApplication, "", "en")
+            .await;
         self.transcript()
     }
 }
@@ -417,7 +493,10 @@ fn last_line_start(buf: &[u8]) -> usize {
 
 /// True for `HOST # `, `HOST (scope) # ` (also `$`); `host` pins the name once known.
 pub fn is_prompt(line: &str, host: Option<&str>) -> bool {
-    let Some(rest) = line.strip_suffix("# ").or_else(|| line.strip_suffix("$ ")) else {
+    let Some(rest) = line
+        .strip_suffix(" # ")
+        .or_else(|| line.strip_suffix(" $ "))
+    else {
         return false;
     };
     let (name, scope) = match rest.split_once(' ') {
@@ -426,13 +505,20 @@ pub fn is_prompt(line: &str, host: Option<&str>) -> bool {
     };
     let name_ok = match host {
         Some(h) => name == h,
-        None => !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)),
+        None => {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        }
     };
     let scope_ok = match scope {
         None => rest.len() == name.len(),
         Some(s) => {
-            let s = s.strip_suffix(' ').unwrap_or(s);
-            s.len() > 2 && s.starts_with('(') && s.ends_with(')') && !s[1..s.len() - 1].contains(['(', ')'])
+            s.len() > 2
+                && s.starts_with('(')
+                && s.ends_with(')')
+                && !s[1..s.len() - 1].contains(['(', ')'])
         }
     };
     name_ok && scope_ok
@@ -447,7 +533,10 @@ pub fn normalise(raw: &str) -> String {
             out.push('\n');
         }
         let line = line.trim_end_matches('\r');
-        let visible = line.rsplit('\r').find(|seg| !seg.trim().is_empty()).unwrap_or("");
+        let visible = line
+            .rsplit('\r')
+            .find(|seg| !seg.trim().is_empty())
+            .unwrap_or("");
         if visible.contains('\u{8}') {
             let mut s = String::new();
             for c in visible.chars() {
@@ -483,7 +572,10 @@ mod tests {
 
     #[test]
     fn normalise_resolves_pager_erase() {
-        assert_eq!(normalise("a\r\n\r        \r    next\r\nend"), "a\n    next\nend");
+        assert_eq!(
+            normalise("a\r\n\r        \r    next\r\nend"),
+            "a\n    next\nend"
+        );
         assert_eq!(normalise("ab\u{8}c"), "ac");
     }
 }

@@ -50,7 +50,8 @@ struct Out {
 
 impl Out {
     fn push(&mut self, depth: usize, s: impl AsRef<str>) {
-        self.lines.push(format!("{}{}", "    ".repeat(depth), s.as_ref()));
+        self.lines
+            .push(format!("{}{}", "    ".repeat(depth), s.as_ref()));
     }
 }
 
@@ -85,7 +86,12 @@ pub fn compute(current: &State, desired: &Desired, o: &DeltaOptions) -> Delta {
     // 2. Groups: edits in desired order (children first), then retired managed groups.
     for (table, cur, des, want_map) in [
         ("addrgrp", &current.groups, &desired.groups, &want.groups),
-        ("addrgrp6", &current.groups6, &desired.groups6, &want.groups6),
+        (
+            "addrgrp6",
+            &current.groups6,
+            &desired.groups6,
+            &want.groups6,
+        ),
     ] {
         let mut block = Out::default();
         for g in des.iter() {
@@ -122,7 +128,10 @@ pub fn compute(current: &State, desired: &Desired, o: &DeltaOptions) -> Delta {
     }
 
     if body.lines.is_empty() {
-        return Delta { script: String::new(), counts };
+        return Delta {
+            script: String::new(),
+            counts,
+        };
     }
     let mut lines = Vec::new();
     if o.transaction {
@@ -235,7 +244,8 @@ fn group_lines(out: &mut Out, cur: Option<&Group>, g: &Group, max: usize) {
             let mut lines = member_lines(2, "append", &names, max).into_iter();
             // The first line sets the list (a new group has none), the rest append to it.
             if let Some(first) = lines.next() {
-                out.lines.push(first.replacen("append member", "set member", 1));
+                out.lines
+                    .push(first.replacen("append member", "set member", 1));
             }
             out.lines.extend(lines);
         }
@@ -266,7 +276,9 @@ mod tests {
     fn addr(n: &str) -> Address {
         Address {
             name: format!("bo-{n}"),
-            kind: AddressKind::Subnet { subnet: format!("{n} 255.255.255.255") },
+            kind: AddressKind::Subnet {
+                subnet: format!("{n} 255.255.255.255"),
+            },
             comment: "blockops".into(),
             color: 0,
         }
@@ -284,14 +296,22 @@ mod tests {
             prefix: "bo-".into(),
             addresses,
             addresses6: vec![],
-            groups: vec![Group { name: "blockops-v4".into(), members, comment: "managed".into() }],
+            groups: vec![Group {
+                name: "blockops-v4".into(),
+                members,
+                comment: "managed".into(),
+            }],
             groups6: vec![],
             group_names: ["blockops-v4".into(), "blockops-v6".into()],
         }
     }
 
     fn opts() -> DeltaOptions {
-        DeltaOptions { max_line_length: 120, vdom: None, transaction: false }
+        DeltaOptions {
+            max_line_length: 120,
+            vdom: None,
+            transaction: false,
+        }
     }
 
     #[test]
@@ -311,7 +331,14 @@ mod tests {
             delta.script,
             "config firewall address\n    edit \"bo-192.0.2.1\"\n        set subnet 192.0.2.1 255.255.255.255\n        set comment \"blockops\"\n    next\nend\nconfig firewall addrgrp\n    edit \"blockops-v4\"\n        set member \"bo-192.0.2.1\"\n        set comment \"managed\"\n    next\nend\n"
         );
-        assert_eq!(delta.counts, Counts { adds: 2, removes: 0, modifies: 0 });
+        assert_eq!(
+            delta.counts,
+            Counts {
+                adds: 2,
+                removes: 0,
+                modifies: 0
+            }
+        );
     }
 
     #[test]
@@ -324,7 +351,14 @@ mod tests {
         assert!(pos("append member \"bo-192.0.2.3\"") < pos("unselect member \"bo-192.0.2.2\""));
         assert!(pos("unselect member \"bo-192.0.2.2\"") < pos("delete \"bo-192.0.2.2\""));
         assert!(pos("edit \"bo-192.0.2.3\"") < pos("append member \"bo-192.0.2.3\""));
-        assert_eq!(delta.counts, Counts { adds: 1, removes: 1, modifies: 1 });
+        assert_eq!(
+            delta.counts,
+            Counts {
+                adds: 1,
+                removes: 1,
+                modifies: 1
+            }
+        );
         assert!(lines.len() < 16, "{}", delta.script);
     }
 
@@ -342,9 +376,15 @@ mod tests {
     #[test]
     fn wrappers_for_vdom_and_transaction() {
         let d = desired(&["192.0.2.1"]);
-        let o = DeltaOptions { vdom: Some("root".into()), transaction: true, ..opts() };
+        let o = DeltaOptions {
+            vdom: Some("root".into()),
+            transaction: true,
+            ..opts()
+        };
         let s = compute(&State::default(), &d, &o).script;
-        assert!(s.starts_with("execute config-transaction start\nconfig vdom\nedit root\nconfig firewall address\n"));
+        assert!(s.starts_with(
+            "execute config-transaction start\nconfig vdom\nedit root\nconfig firewall address\n"
+        ));
         assert!(s.ends_with("end\nend\nexecute config-transaction commit\n"));
     }
 }

@@ -49,10 +49,14 @@ pub fn check(script: &str, r: &Rules<'_>) -> Vec<String> {
         let v: Vec<&str> = w.iter().map(String::as_str).collect();
         let top_level_tables = r.vdom.is_none();
         match (ctx, v.as_slice()) {
-            (Ctx::Top, ["execute", "config-transaction", "start"]) if r.transaction && !started && n == 1 => {
+            (Ctx::Top, ["execute", "config-transaction", "start"])
+                if r.transaction && !started && n == 1 =>
+            {
                 started = true
             }
-            (Ctx::Top, ["execute", "config-transaction", "commit"]) if r.transaction && started && !committed => {
+            (Ctx::Top, ["execute", "config-transaction", "commit"])
+                if r.transaction && started && !committed =>
+            {
                 committed = true
             }
             (Ctx::Top, ["config", "vdom"]) if r.vdom.is_some() && !committed => ctx = Ctx::Vdom,
@@ -63,7 +67,13 @@ pub fn check(script: &str, r: &Rules<'_>) -> Vec<String> {
             {
                 ctx = Ctx::Table(TABLES.iter().position(|x| x == t).unwrap_or(0))
             }
-            (Ctx::Table(_), ["end"]) => ctx = if r.vdom.is_some() { Ctx::InVdom } else { Ctx::Top },
+            (Ctx::Table(_), ["end"]) => {
+                ctx = if r.vdom.is_some() {
+                    Ctx::InVdom
+                } else {
+                    Ctx::Top
+                }
+            }
             (Ctx::Table(t), ["edit", name]) => {
                 if (r.managed)(name) {
                     ctx = Ctx::Entry(t)
@@ -109,31 +119,52 @@ fn quotes_balanced(line: &str) -> bool {
     !in_q
 }
 
-fn check_field(table: &str, verb: &str, field: &str, rest: &[&str], r: &Rules<'_>) -> Result<(), String> {
+fn check_field(
+    table: &str,
+    verb: &str,
+    field: &str,
+    rest: &[&str],
+    r: &Rules<'_>,
+) -> Result<(), String> {
     let group = table.starts_with("addrgrp");
     match (verb, field) {
         ("set", "comment") if rest.len() == 1 && rest[0].len() <= 255 => Ok(()),
         ("unset", "comment" | "color") if rest.is_empty() => Ok(()),
-        ("set", "color") if !group && rest.len() == 1 && rest[0].parse::<u8>().is_ok_and(|c| c <= 32) => Ok(()),
+        ("set", "color")
+            if !group && rest.len() == 1 && rest[0].parse::<u8>().is_ok_and(|c| c <= 32) =>
+        {
+            Ok(())
+        }
         ("set", "type") if table == "address" && matches!(rest, ["ipmask"] | ["fqdn"]) => Ok(()),
         ("set", "type") if table == "address6" && rest == ["ipprefix"] => Ok(()),
         ("set", "subnet") if table == "address" && valid_subnet(rest) => Ok(()),
         ("set", "fqdn") if table == "address" && rest.len() == 1 && valid_fqdn(rest[0]) => Ok(()),
-        ("set", "ip6") if table == "address6" && rest.len() == 1 && rest[0].parse::<ipnet::Ipv6Net>().is_ok() => Ok(()),
+        ("set", "ip6")
+            if table == "address6"
+                && rest.len() == 1
+                && rest[0].parse::<ipnet::Ipv6Net>().is_ok() =>
+        {
+            Ok(())
+        }
         ("set" | "append" | "unselect", "member") if group && !rest.is_empty() => {
             match rest.iter().find(|m| !(r.managed)(m)) {
                 Some(m) => Err(format!("member `{m}` is not a managed object")),
                 None => Ok(()),
             }
         }
-        _ => Err(format!("`{verb} {field}` is not allowed in firewall {table}")),
+        _ => Err(format!(
+            "`{verb} {field}` is not allowed in firewall {table}"
+        )),
     }
 }
 
 fn valid_subnet(v: &[&str]) -> bool {
     match v {
         [ip, mask] => {
-            let (Ok(_), Ok(m)) = (ip.parse::<std::net::Ipv4Addr>(), mask.parse::<std::net::Ipv4Addr>()) else {
+            let (Ok(_), Ok(m)) = (
+                ip.parse::<std::net::Ipv4Addr>(),
+                mask.parse::<std::net::Ipv4Addr>(),
+            ) else {
                 return false;
             };
             let m = u32::from(m);
@@ -145,7 +176,10 @@ fn valid_subnet(v: &[&str]) -> bool {
 }
 
 fn valid_fqdn(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || ".-_*".contains(c))
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_*".contains(c))
 }
 
 #[cfg(test)]
@@ -157,7 +191,11 @@ mod tests {
     }
 
     fn rules(vdom: Option<&'static str>) -> Rules<'static> {
-        Rules { vdom, transaction: false, managed: &managed }
+        Rules {
+            vdom,
+            transaction: false,
+            managed: &managed,
+        }
     }
 
     #[test]
