@@ -1,0 +1,64 @@
+//! `blockops fmt [--check]`: canonical blocklist files.
+use anyhow::bail;
+
+use super::Ctx;
+use crate::blocklist::BlocklistFile;
+use crate::config::Config;
+use crate::error::Outcome;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not write; fail (exit 1) when a file is not in canonical form.
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
+    let root = ctx.root();
+    let cfg_rel = ctx.config_rel();
+    let cfg = match std::fs::read_to_string(root.join(&cfg_rel)) {
+        Ok(t) => Config::parse(&t, &cfg_rel).map_err(|d| super::diag_error(d, "WORKTREE"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+        Err(e) => bail!("reading {cfg_rel}: {e}"),
+    };
+    let mut problems = crate::diag::Diagnostics::default();
+    let mut todo = Vec::new();
+    for rel in cfg.files.blocklists() {
+        let path = root.join(rel);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => bail!("reading {rel}: {e}"),
+        };
+        match BlocklistFile::parse(&text, rel) {
+            Ok(f) => {
+                let canon = f.to_canonical_string();
+                if canon != text {
+                    todo.push((f, canon));
+                }
+            }
+            Err(d) => problems.extend(d),
+        }
+    }
+    if problems.has_errors() {
+        // Nothing is written while any file has errors.
+        return Err(super::diag_error(problems, "WORKTREE"));
+    }
+    if args.check {
+        if todo.is_empty() {
+            return Ok(Outcome::Ok);
+        }
+        for (f, _) in &todo {
+            eprintln!("{}: not in canonical form", f.path);
+        }
+        bail!(
+            "{} file(s) not in canonical form; run `blockops fmt`",
+            todo.len()
+        );
+    }
+    for (f, canon) in &todo {
+        crate::atomic::write(&root.join(&f.path), canon.as_bytes())?;
+        ctx.note(format!("formatted {}", f.path));
+    }
+    Ok(Outcome::Ok)
+}

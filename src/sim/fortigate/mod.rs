@@ -1,0 +1,375 @@
+//! A FortiGate (FortiOS 7.x CLI over SSH) simulator for tests, the demo and users' CI.
+//!
+//! Faithful to `research/fortios-cli.md` §9 where it matters to a pushing client: prompts and
+//! scope stack, the firewall address/group tables with FortiOS's checks and error texts,
+//! console paging, single and multi-VDOM, and the key exchanges paramiko-based tools need.
+//! Start it in-process with [`FortiSim::start`] or as `blockops sim fortigate`.
+pub mod errors;
+pub mod lexer;
+pub mod schema;
+pub mod shell;
+pub mod ssh;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use russh::keys::{HashAlg, PrivateKey, PublicKey};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use errors::{CliError, ErrorKind};
+pub use shell::{Device, Limits, Profile, Reply, Shell};
+pub use state::{DeviceState, Object, Value};
+
+use crate::secret::Secret;
+
+/// Default login name.
+pub const DEFAULT_USER: &str = "admin";
+/// Default password (only for the simulator; documented in `--help`).
+pub const DEFAULT_PASSWORD: &str = "admin";
+
+/// How to start a simulator.
+#[derive(Debug)]
+pub struct SimOptions {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Hostname, VDOM mode, limits, version string.
+    pub profile: Profile,
+    /// State file: loaded at start when it exists, rewritten (atomically) after changes.
+    pub state_file: Option<PathBuf>,
+    /// Initial configuration (takes precedence over the state file's content).
+    pub initial_state: Option<DeviceState>,
+    pub user: String,
+    /// Password for `user`; `None` disables password authentication.
+    pub password: Option<Secret>,
+    /// Public keys accepted for `user`.
+    pub authorized_keys: Vec<PublicKey>,
+    /// Host key; an ephemeral ed25519 key is generated when `None`.
+    pub host_key: Option<PrivateKey>,
+    /// Post-login banner; when set the shell waits for `a` after `(Press 'a' to accept):`.
+    pub banner: Option<String>,
+    /// Page length for `--More--` (default: the PTY height, or 24).
+    pub page_lines: Option<usize>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            profile: Profile::default(),
+            state_file: None,
+            initial_state: None,
+            user: DEFAULT_USER.into(),
+            password: Some(Secret::new(DEFAULT_PASSWORD)),
+            authorized_keys: Vec::new(),
+            host_key: None,
+            banner: None,
+            page_lines: None,
+        }
+    }
+}
+
+/// An injected per-line failure: a received line containing `pattern` is not executed and
+/// answers `message` + `Command fail. Return code <code>` instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailRule {
+    pub pattern: String,
+    pub code: i32,
+    pub message: String,
+    /// How many times the rule fires (`None` = always).
+    pub times: Option<u32>,
+}
+
+/// Injected faults.
+#[derive(Debug, Default, Clone)]
+struct Faults {
+    /// Drop the connection on this global received-line number; `true` = after executing it.
+    drop_at: Option<(u64, bool)>,
+    rules: Vec<FailRule>,
+}
+
+/// State shared by every connection of one simulator.
+pub struct Inner {
+    pub(crate) device: Arc<Device>,
+    pub(crate) opts: SimOptions,
+    pub(crate) lines_received: AtomicU64,
+    faults: Mutex<Faults>,
+}
+
+impl Inner {
+    /// The failure to answer for received line number `n`, and whether to drop the connection
+    /// (`Some(false)` before executing it, `Some(true)` after).
+    pub(crate) fn faults_for(&self, line: &str, n: u64) -> (Option<CliError>, Option<bool>) {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let drop = match f.drop_at {
+            Some((at, after)) if n >= at => {
+                f.drop_at = None;
+                Some(after)
+            }
+            _ => None,
+        };
+        let mut fail = None;
+        if let Some(rule) = f
+            .rules
+            .iter_mut()
+            .find(|r| r.times != Some(0) && line.contains(&r.pattern))
+        {
+            if let Some(t) = rule.times.as_mut() {
+                *t -= 1;
+            }
+            fail = Some(CliError::custom(&rule.message, rule.code));
+        }
+        (fail, drop)
+    }
+}
+
+/// Starts simulators.
+pub struct FortiSim;
+
+impl FortiSim {
+    /// Bind, load the state, and serve connections in the background.
+    pub async fn start(mut opts: SimOptions) -> anyhow::Result<SimHandle> {
+        let state = match (opts.initial_state.take(), &opts.state_file) {
+            (Some(s), _) => s,
+            (None, Some(p)) if p.exists() => DeviceState::load(p)?,
+            _ => DeviceState::default(),
+        };
+        let mut state = state;
+        state.normalise();
+        let host_key = match opts.host_key.take() {
+            Some(k) => k,
+            None => ephemeral_host_key()?,
+        };
+        let public = host_key.public_key().clone();
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("binding {}", opts.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let state_file = opts.state_file.clone();
+        if let Some(p) = &state_file {
+            state.save(p)?;
+        }
+        let device = Device::new(opts.profile.clone(), state);
+        let inner = Arc::new(Inner {
+            device: device.clone(),
+            opts,
+            lines_received: AtomicU64::new(0),
+            faults: Mutex::new(Faults::default()),
+        });
+        let config = Arc::new(server_config(host_key));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            config,
+            inner.clone(),
+            stop_rx.clone(),
+        ));
+        let saver = state_file.map(|p| tokio::spawn(save_loop(device.clone(), p, stop_rx)));
+        Ok(SimHandle {
+            addr,
+            public,
+            inner,
+            stop: stop_tx,
+            accept: Some(accept),
+            saver,
+        })
+    }
+}
+
+/// russh server settings: the default algorithms plus the SHA-1 and group-exchange key
+/// exchanges that netmiko's Fortinet driver restricts paramiko to.
+fn server_config(host_key: PrivateKey) -> russh::server::Config {
+    let mut kex: Vec<russh::kex::Name> = russh::Preferred::DEFAULT.kex.to_vec();
+    let at = kex
+        .iter()
+        .position(|k| k.as_ref().starts_with("ext-info") || k.as_ref().starts_with("kex-strict"))
+        .unwrap_or(kex.len());
+    for extra in [russh::kex::DH_G14_SHA1, russh::kex::DH_GEX_SHA1] {
+        kex.insert(at, extra);
+    }
+    if !kex.contains(&russh::kex::DH_GEX_SHA256) {
+        kex.insert(at, russh::kex::DH_GEX_SHA256);
+    }
+    russh::server::Config {
+        server_id: russh::SshId::Standard("SSH-2.0-FortiSSH_sim".into()),
+        methods: russh::MethodSet::from(
+            &[russh::MethodKind::Password, russh::MethodKind::PublicKey][..],
+        ),
+        auth_rejection_time: std::time::Duration::from_millis(100),
+        auth_rejection_time_initial: Some(std::time::Duration::from_millis(0)),
+        keys: vec![host_key],
+        inactivity_timeout: Some(std::time::Duration::from_secs(3600)),
+        nodelay: true,
+        preferred: russh::Preferred {
+            kex: kex.into(),
+            ..russh::Preferred::DEFAULT
+        },
+        ..Default::default()
+    }
+}
+
+fn ephemeral_host_key() -> anyhow::Result<PrivateKey> {
+    let seed: [u8; 32] = rand::random();
+    let pair = russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed);
+    Ok(PrivateKey::from(pair))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    config: Arc<russh::server::Config>,
+    inner: Arc<Inner>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (socket, _peer) = tokio::select! {
+            _ = stop.changed() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("fortigate sim: accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let config = config.clone();
+        let handler = ssh::Conn::new(inner.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let session = match russh::server::run_stream(config, socket, handler).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!("fortigate sim: connection setup failed: {e}");
+                    return;
+                }
+            };
+            let handle = session.handle();
+            tokio::select! {
+                _ = stop.changed() => {
+                    let _ = handle.disconnect(russh::Disconnect::ByApplication, "simulator stopping".into(), "".into()).await;
+                }
+                r = session => {
+                    if let Err(e) = r {
+                        tracing::debug!("fortigate sim: session ended: {e}");
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Rewrites the state file shortly after changes (coalescing bursts of commits).
+async fn save_loop(device: Arc<Device>, path: PathBuf, mut stop: watch::Receiver<bool>) {
+    let mut changed = device.changed.subscribe();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            r = changed.changed() => if r.is_err() { return },
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        changed.mark_unchanged();
+        let snapshot = device.lock().clone();
+        if let Err(e) = snapshot.save(&path) {
+            tracing::warn!("fortigate sim: {e:#}");
+        }
+    }
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    /// The bound address.
+    pub addr: SocketAddr,
+    public: PublicKey,
+    inner: Arc<Inner>,
+    stop: watch::Sender<bool>,
+    accept: Option<JoinHandle<()>>,
+    saver: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// `SHA256:...` fingerprint of the host key (as OpenSSH prints it).
+    pub fn host_key_fingerprint(&self) -> String {
+        self.public.fingerprint(HashAlg::Sha256).to_string()
+    }
+
+    /// The host public key.
+    pub fn host_public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// A `known_hosts` line for this simulator (`[127.0.0.1]:PORT ssh-ed25519 AAAA...`).
+    pub fn known_hosts_line(&self) -> String {
+        let key = self.public.to_openssh().unwrap_or_default();
+        format!("[{}]:{} {}", self.addr.ip(), self.addr.port(), key)
+    }
+
+    /// A copy of the committed configuration.
+    pub fn state(&self) -> DeviceState {
+        self.inner.device.lock().clone()
+    }
+
+    /// Replace the committed configuration.
+    pub fn set_state(&self, mut state: DeviceState) {
+        state.normalise();
+        *self.inner.device.lock() = state;
+        self.inner.device.touch();
+    }
+
+    /// Run CLI lines in-process (no SSH) in a fresh session; returns the output, one line each.
+    pub fn run(&self, lines: &[&str]) -> Vec<String> {
+        let mut sh = Shell::new(self.inner.device.clone());
+        lines.iter().flat_map(|l| sh.execute(l).lines).collect()
+    }
+
+    /// Lines received over SSH so far (all connections).
+    pub fn lines_received(&self) -> u64 {
+        self.inner.lines_received.load(Ordering::SeqCst)
+    }
+
+    /// Drop the connection when it receives its `n`-th line from now on (counted over all
+    /// connections). `execute_first`: run that line before dropping (its effect persists, its
+    /// output is lost) — the nastiest case for a pushing client. Fires once.
+    pub fn drop_after_lines(&self, n: u64, execute_first: bool) {
+        let at = self.lines_received() + n.max(1);
+        self.faults().drop_at = Some((at, execute_first));
+    }
+
+    /// Fail lines containing `pattern` with `message` and return code `code`.
+    pub fn fail_lines(&self, rule: FailRule) {
+        self.faults().rules.push(rule);
+    }
+
+    /// Remove every injected fault.
+    pub fn clear_faults(&self) {
+        *self.faults() = Faults::default();
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.inner.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stop accepting, disconnect every session and write the state file a last time.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        if let Some(a) = self.accept.take() {
+            let _ = a.await;
+        }
+        if let Some(s) = self.saver.take() {
+            let _ = s.await;
+        }
+        if let Some(p) = &self.inner.opts.state_file {
+            self.state().save(p)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,387 @@
+//! Table and field definitions for the simulated configuration tree.
+//!
+//! Everything the CLI does with a field (parse `set`, check a datasource, print `show`/`get`)
+//! is driven by these tables, so adding a field or a table is one row, not new code paths.
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::errors::{CliError, ErrorKind};
+
+/// How a field's value is parsed and printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text up to `max` characters; printed double-quoted.
+    Str { max: usize },
+    /// One of the given words; printed bare.
+    Enum(&'static [&'static str]),
+    /// An integer in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// `A.B.C.D M.M.M.M` or `A.B.C.D/len`; stored and printed in mask form.
+    Ip4Mask { contiguous: bool },
+    /// One IPv4 address.
+    Ip4,
+    /// `addr/len` IPv6 prefix (a bare address means /128).
+    Ip6Prefix,
+    /// One IPv6 address.
+    Ip6,
+    /// A list of names that must exist in one of `sources` (tables in the same VDOM).
+    Members { sources: &'static [&'static str] },
+    /// An object UUID (assigned automatically).
+    Uuid,
+}
+
+/// One configurable attribute of a table entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Value after `unset`, printed by `show full-configuration` and `get`.
+    pub default: &'static str,
+    /// Only present when the entry's `type` is one of these.
+    pub types: Option<&'static [&'static str]>,
+    /// `next`/`end` refuse an entry whose value is empty.
+    pub required: bool,
+}
+
+/// Which kind of object a table holds (for datasource checks and limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Address,
+    Group,
+}
+
+/// A `config <path>` table.
+#[derive(Debug)]
+pub struct TableSchema {
+    /// Path after `config`, e.g. `firewall address`.
+    pub path: &'static str,
+    /// Fields in `show` order.
+    pub fields: &'static [Field],
+    pub family: Family,
+}
+
+impl TableSchema {
+    /// The word shown in the prompt, e.g. `address`.
+    pub fn scope_name(&self) -> &'static str {
+        self.path.rsplit(' ').next().unwrap_or(self.path)
+    }
+
+    /// The field called `name`, resolving abbreviations among fields visible for `ty`.
+    pub fn field(&self, word: &str, ty: Option<&str>) -> Option<&'static Field> {
+        let visible: Vec<&'static str> = self
+            .fields
+            .iter()
+            .filter(|f| f.visible(ty))
+            .map(|f| f.name)
+            .collect();
+        let name = super::lexer::keyword(word, &visible)?;
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+impl Field {
+    /// Whether the field exists for an entry of type `ty`.
+    pub fn visible(&self, ty: Option<&str>) -> bool {
+        match (self.types, ty) {
+            (None, _) => true,
+            (Some(types), Some(ty)) => types.contains(&ty),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// True for list-valued fields.
+    pub fn is_list(&self) -> bool {
+        matches!(self.kind, Kind::Members { .. })
+    }
+}
+
+const fn f(name: &'static str, kind: Kind, default: &'static str) -> Field {
+    Field {
+        name,
+        kind,
+        default,
+        types: None,
+        required: false,
+    }
+}
+
+const fn ft(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    types: &'static [&'static str],
+) -> Field {
+    Field {
+        name,
+        kind,
+        default,
+        types: Some(types),
+        required: false,
+    }
+}
+
+const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
+const COLOR: Kind = Kind::Int { min: 0, max: 32 };
+
+/// `config firewall address`.
+pub const ADDRESS: TableSchema = TableSchema {
+    path: "firewall address",
+    family: Family::Address,
+    fields: &[
+        f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+        f(
+            "type",
+            Kind::Enum(&["ipmask", "iprange", "fqdn", "geography", "wildcard"]),
+            "ipmask",
+        ),
+        ft("start-ip", Kind::Ip4, "0.0.0.0", &["iprange"]),
+        ft("end-ip", Kind::Ip4, "0.0.0.0", &["iprange"]),
+        ft("fqdn", Kind::Str { max: 255 }, "", &["fqdn"]),
+        ft("country", Kind::Str { max: 2 }, "", &["geography"]),
+        ft(
+            "wildcard",
+            Kind::Ip4Mask { contiguous: false },
+            "0.0.0.0 0.0.0.0",
+            &["wildcard"],
+        ),
+        f("comment", Kind::Str { max: 255 }, ""),
+        f("color", COLOR, "0"),
+        f("allow-routing", ENABLE, "disable"),
+        ft(
+            "subnet",
+            Kind::Ip4Mask { contiguous: true },
+            "0.0.0.0 0.0.0.0",
+            &["ipmask"],
+        ),
+    ],
+};
+
+/// `config firewall address6`.
+pub const ADDRESS6: TableSchema = TableSchema {
+    path: "firewall address6",
+    family: Family::Address,
+    fields: &[
+        f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+        f(
+            "type",
+            Kind::Enum(&["ipprefix", "iprange", "fqdn"]),
+            "ipprefix",
+        ),
+        ft("start-ip", Kind::Ip6, "::", &["iprange"]),
+        ft("end-ip", Kind::Ip6, "::", &["iprange"]),
+        ft("fqdn", Kind::Str { max: 255 }, "", &["fqdn"]),
+        f("comment", Kind::Str { max: 255 }, ""),
+        f("color", COLOR, "0"),
+        ft("ip6", Kind::Ip6Prefix, "::/0", &["ipprefix"]),
+    ],
+};
+
+const GROUP_FIELDS_V4: &[Field] = &[
+    f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+    Field {
+        name: "member",
+        kind: Kind::Members {
+            sources: &["firewall address", "firewall addrgrp"],
+        },
+        default: "",
+        types: None,
+        required: true,
+    },
+    f("comment", Kind::Str { max: 255 }, ""),
+    f("exclude", ENABLE, "disable"),
+    f("color", COLOR, "0"),
+    f("allow-routing", ENABLE, "disable"),
+];
+
+const GROUP_FIELDS_V6: &[Field] = &[
+    f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+    Field {
+        name: "member",
+        kind: Kind::Members {
+            sources: &["firewall address6", "firewall addrgrp6"],
+        },
+        default: "",
+        types: None,
+        required: true,
+    },
+    f("comment", Kind::Str { max: 255 }, ""),
+    f("exclude", ENABLE, "disable"),
+    f("color", COLOR, "0"),
+];
+
+/// `config firewall addrgrp`.
+pub const ADDRGRP: TableSchema = TableSchema {
+    path: "firewall addrgrp",
+    family: Family::Group,
+    fields: GROUP_FIELDS_V4,
+};
+
+/// `config firewall addrgrp6`.
+pub const ADDRGRP6: TableSchema = TableSchema {
+    path: "firewall addrgrp6",
+    family: Family::Group,
+    fields: GROUP_FIELDS_V6,
+};
+
+/// Every table, in the order `show` prints them. All four share one name namespace.
+pub const TABLES: &[&TableSchema] = &[&ADDRESS, &ADDRESS6, &ADDRGRP, &ADDRGRP6];
+
+/// The table with this exact path.
+pub fn table(path: &str) -> Option<&'static TableSchema> {
+    TABLES.iter().copied().find(|t| t.path == path)
+}
+
+/// Parse `set <field> <words...>` into the stored canonical text.
+pub fn parse_scalar(field: &Field, words: &[&str], raw: &[&str]) -> Result<String, CliError> {
+    let first = *words
+        .first()
+        .ok_or_else(|| CliError::new(ErrorKind::Incomplete, field.name))?;
+    let raw0 = raw.first().copied().unwrap_or(first);
+    let bad = |kind| CliError::new(kind, raw0);
+    match field.kind {
+        Kind::Str { max } => {
+            let s = words.join(" ");
+            if s.chars().count() > max {
+                return Err(bad(ErrorKind::InvalidValue));
+            }
+            Ok(s)
+        }
+        Kind::Enum(options) => super::lexer::keyword(first, options)
+            .map(str::to_string)
+            .ok_or_else(|| bad(ErrorKind::InvalidValue)),
+        Kind::Int { min, max } => match first.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
+            _ => Err(bad(ErrorKind::InvalidValue)),
+        },
+        Kind::Ip4 => first
+            .parse::<Ipv4Addr>()
+            .map(|a| a.to_string())
+            .map_err(|_| bad(ErrorKind::InvalidIp)),
+        Kind::Ip6 => first
+            .parse::<Ipv6Addr>()
+            .map(|a| a.to_string())
+            .map_err(|_| bad(ErrorKind::InvalidIp)),
+        Kind::Ip4Mask { contiguous } => parse_ip4mask(words, raw, contiguous),
+        Kind::Ip6Prefix => {
+            let (addr, len) = match first.split_once('/') {
+                Some((a, l)) => (a, Some(l)),
+                None => (first, None),
+            };
+            let addr: Ipv6Addr = addr.parse().map_err(|_| bad(ErrorKind::InvalidIp))?;
+            let len: u8 = match len {
+                None => 128,
+                Some(l) => match l.parse::<u8>() {
+                    Ok(n) if n <= 128 => n,
+                    _ => return Err(bad(ErrorKind::InvalidNetmask)),
+                },
+            };
+            Ok(format!("{addr}/{len}"))
+        }
+        Kind::Uuid => {
+            let ok = first.len() == 36
+                && first.char_indices().all(|(i, c)| {
+                    if [8, 13, 18, 23].contains(&i) {
+                        c == '-'
+                    } else {
+                        c.is_ascii_hexdigit()
+                    }
+                });
+            if ok {
+                Ok(first.to_ascii_lowercase())
+            } else {
+                Err(bad(ErrorKind::InvalidValue))
+            }
+        }
+        Kind::Members { .. } => Err(bad(ErrorKind::InvalidValue)),
+    }
+}
+
+fn parse_ip4mask(words: &[&str], raw: &[&str], contiguous: bool) -> Result<String, CliError> {
+    let tok = |i: usize| {
+        raw.get(i)
+            .or(words.get(i))
+            .copied()
+            .unwrap_or("")
+            .to_string()
+    };
+    let first = words.first().copied().unwrap_or("");
+    let (addr, mask) = if let Some((a, len)) = first.split_once('/') {
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| CliError::new(ErrorKind::InvalidIp, tok(0)))?;
+        let len: u32 = match len.parse::<u32>() {
+            Ok(n) if n <= 32 => n,
+            _ => return Err(CliError::new(ErrorKind::InvalidNetmask, tok(0))),
+        };
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        (addr, Ipv4Addr::from(mask))
+    } else {
+        let addr: Ipv4Addr = first
+            .parse()
+            .map_err(|_| CliError::new(ErrorKind::InvalidIp, tok(0)))?;
+        let mask = match words.get(1) {
+            None => Ipv4Addr::BROADCAST,
+            Some(m) => {
+                let mask: Ipv4Addr = m
+                    .parse()
+                    .map_err(|_| CliError::new(ErrorKind::InvalidNetmask, tok(1)))?;
+                let bits = u32::from(mask);
+                if contiguous && bits.leading_ones() + bits.trailing_zeros() != 32 {
+                    return Err(CliError::new(ErrorKind::InvalidNetmask, tok(1)));
+                }
+                mask
+            }
+        };
+        (addr, mask)
+    };
+    if words.len() > if first.contains('/') { 1 } else { 2 } {
+        let extra = if first.contains('/') { 1 } else { 2 };
+        return Err(CliError::new(ErrorKind::CommandParse, tok(extra)));
+    }
+    Ok(format!("{addr} {mask}"))
+}
+
+/// How a stored value is printed after `set <field> ` in `show`.
+pub fn show_value(field: &Field, value: &str) -> String {
+    match field.kind {
+        Kind::Str { .. } => super::lexer::quote(value),
+        _ => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subnet(words: &[&str]) -> Result<String, i32> {
+        let field = ADDRESS.field("subnet", Some("ipmask")).unwrap();
+        parse_scalar(field, words, words).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn subnet_accepts_mask_and_prefix_forms() {
+        assert_eq!(
+            subnet(&["203.0.113.7/32"]),
+            Ok("203.0.113.7 255.255.255.255".into())
+        );
+        assert_eq!(
+            subnet(&["10.0.0.0", "255.0.0.0"]),
+            Ok("10.0.0.0 255.0.0.0".into())
+        );
+        assert_eq!(subnet(&["10.0.0.0/0"]), Ok("10.0.0.0 0.0.0.0".into()));
+        assert_eq!(subnet(&["10.0.0.300/32"]), Err(-8));
+        assert_eq!(subnet(&["10.0.0.0/33"]), Err(-9));
+        assert_eq!(subnet(&["10.0.0.0", "255.0.255.0"]), Err(-9));
+        assert_eq!(subnet(&[]), Err(-160));
+    }
+
+    #[test]
+    fn fields_depend_on_type() {
+        assert!(ADDRESS.field("subnet", Some("fqdn")).is_none());
+        assert!(ADDRESS.field("fqdn", Some("fqdn")).is_some());
+        assert_eq!(
+            ADDRESS.field("sub", Some("ipmask")).map(|f| f.name),
+            Some("subnet")
+        );
+        assert_eq!(ADDRGRP.scope_name(), "addrgrp");
+    }
+}

@@ -1,0 +1,279 @@
+//! The simulated device's configuration: VDOMs, their firewall tables, and global console
+//! settings. Serialisable to JSON (the `--state` file) and cloneable for test snapshots.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{self, TableSchema};
+
+/// A stored field value: a scalar in canonical text form, or a list of names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// One table entry (`edit "name"` ... `next`). Fields at their default are not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Object {
+    /// Creation order; `show` prints entries in this order.
+    pub seq: u64,
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+impl Object {
+    /// A scalar field's stored value (None when at its default).
+    pub fn get(&self, field: &str) -> Option<&str> {
+        match self.fields.get(field) {
+            Some(Value::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A scalar field's value, falling back to the schema default.
+    pub fn get_or_default(&self, table: &TableSchema, field: &str) -> String {
+        self.get(field)
+            .map(str::to_string)
+            .or_else(|| {
+                table
+                    .fields
+                    .iter()
+                    .find(|f| f.name == field)
+                    .map(|f| f.default.to_string())
+            })
+            .unwrap_or_default()
+    }
+
+    /// A list field's items (empty when unset).
+    pub fn list(&self, field: &str) -> &[String] {
+        match self.fields.get(field) {
+            Some(Value::List(v)) => v,
+            _ => &[],
+        }
+    }
+
+    /// The entry's `type` (or the table default).
+    pub fn ty<'a>(&'a self, table: &TableSchema) -> Option<&'a str> {
+        self.get("type").or_else(|| {
+            table
+                .fields
+                .iter()
+                .find(|f| f.name == "type")
+                .map(|f| f.default)
+        })
+    }
+}
+
+/// One `config firewall ...` table: entries by name.
+pub type Table = BTreeMap<String, Object>;
+
+/// One VDOM's tables, keyed by table path (`firewall address`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Vdom {
+    #[serde(flatten)]
+    pub tables: BTreeMap<String, Table>,
+}
+
+/// `config system console` (global).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Console {
+    /// `more` (paged, the FortiOS default) or `standard`.
+    pub output: String,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            output: "more".into(),
+        }
+    }
+}
+
+/// The whole simulated configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceState {
+    #[serde(default)]
+    pub console: Console,
+    /// VDOMs by name; single-VDOM devices use only `root`.
+    #[serde(default)]
+    pub vdoms: BTreeMap<String, Vdom>,
+    /// Next creation sequence number.
+    #[serde(default)]
+    pub next_seq: u64,
+}
+
+impl Default for DeviceState {
+    fn default() -> Self {
+        let mut vdoms = BTreeMap::new();
+        vdoms.insert("root".to_string(), Vdom::default());
+        DeviceState {
+            console: Console::default(),
+            vdoms,
+            next_seq: 1,
+        }
+    }
+}
+
+impl DeviceState {
+    /// Load a state file written by [`DeviceState::save`].
+    pub fn load(path: &Path) -> anyhow::Result<DeviceState> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut st: DeviceState = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a FortiGate simulator state file", path.display()))?;
+        st.normalise();
+        Ok(st)
+    }
+
+    /// Write the state as pretty JSON, atomically.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(self).context("serialising simulator state")?;
+        text.push('\n');
+        crate::atomic::write(path, text.as_bytes())
+    }
+
+    /// Ensure `root` exists and the sequence counter is past every stored entry.
+    pub fn normalise(&mut self) {
+        self.vdoms.entry("root".into()).or_default();
+        let max = self
+            .vdoms
+            .values()
+            .flat_map(|v| v.tables.values())
+            .flat_map(|t| t.values())
+            .map(|o| o.seq)
+            .max()
+            .unwrap_or(0);
+        if self.next_seq <= max {
+            self.next_seq = max + 1;
+        }
+    }
+
+    /// Entry `name` of table `table` (e.g. `firewall address`) in `vdom`.
+    pub fn object(&self, vdom: &str, table: &str, name: &str) -> Option<&Object> {
+        self.vdoms.get(vdom)?.tables.get(table)?.get(name)
+    }
+
+    /// Names in a table, in creation order.
+    pub fn names(&self, vdom: &str, table: &str) -> Vec<String> {
+        let Some(t) = self.vdoms.get(vdom).and_then(|v| v.tables.get(table)) else {
+            return Vec::new();
+        };
+        let mut v: Vec<(&u64, &String)> = t.iter().map(|(n, o)| (&o.seq, n)).collect();
+        v.sort();
+        v.into_iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    /// Insert or replace an entry directly (test seeding); assigns a uuid and sequence number.
+    pub fn insert(&mut self, vdom: &str, table: &str, name: &str, fields: &[(&str, Value)]) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let t = self
+            .vdoms
+            .entry(vdom.to_string())
+            .or_default()
+            .tables
+            .entry(table.to_string())
+            .or_default();
+        let mut obj = Object {
+            seq,
+            fields: BTreeMap::new(),
+        };
+        obj.fields.insert("uuid".into(), Value::Text(new_uuid()));
+        for (k, v) in fields {
+            obj.fields.insert((*k).to_string(), v.clone());
+        }
+        t.insert(name.to_string(), obj);
+    }
+
+    /// The table (of any of the shared-namespace tables) holding `name` in `vdom`.
+    pub fn namespace_owner(&self, vdom: &str, name: &str) -> Option<&'static TableSchema> {
+        let v = self.vdoms.get(vdom)?;
+        schema::TABLES
+            .iter()
+            .copied()
+            .find(|t| v.tables.get(t.path).is_some_and(|t| t.contains_key(name)))
+    }
+
+    /// Groups (`table`, name) in `vdom` whose `member` list contains `name`.
+    pub fn referrers(&self, vdom: &str, name: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let Some(v) = self.vdoms.get(vdom) else {
+            return out;
+        };
+        for t in schema::TABLES
+            .iter()
+            .filter(|t| t.family == schema::Family::Group)
+        {
+            if let Some(table) = v.tables.get(t.path) {
+                for (gname, obj) in table {
+                    if obj.list("member").iter().any(|m| m == name) {
+                        out.push((t.path.to_string(), gname.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Number of entries in a table.
+    pub fn count(&self, vdom: &str, table: &str) -> usize {
+        self.vdoms
+            .get(vdom)
+            .and_then(|v| v.tables.get(table))
+            .map_or(0, |t| t.len())
+    }
+}
+
+/// A fresh random object UUID in FortiOS's 8-4-4-4-12 form.
+pub fn new_uuid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_through_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut st = DeviceState::default();
+        st.insert(
+            "root",
+            "firewall address",
+            "a",
+            &[("subnet", Value::Text("1.2.3.4 255.255.255.255".into()))],
+        );
+        st.insert(
+            "root",
+            "firewall addrgrp",
+            "g",
+            &[("member", Value::List(vec!["a".into()]))],
+        );
+        st.save(&path).unwrap();
+        let back = DeviceState::load(&path).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(
+            back.referrers("root", "a"),
+            [("firewall addrgrp".to_string(), "g".to_string())]
+        );
+        assert_eq!(back.names("root", "firewall address"), ["a"]);
+        assert_eq!(
+            back.namespace_owner("root", "g").map(|t| t.path),
+            Some("firewall addrgrp")
+        );
+    }
+}
