@@ -187,7 +187,7 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
         .map(|(t, (desired, base, opts))| async move {
             let current = match base {
                 Some(b) => Ok((b, None)),
-                None => read_device(&opts, &t, &desired).await.map(|(s, n)| (s, n)),
+                None => read_device(&opts, &t, &desired).await,
             };
             (t, desired, current)
         })

@@ -372,12 +372,11 @@ impl Session {
         };
         loop {
             // Look for the echo first so that a stray prompt before it is not taken as the answer.
-            if echo_at.is_none() {
-                if let Some(e) = echo {
-                    if let Some(pos) = find_line_end_after(&self.buf, e.trim().as_bytes()) {
-                        echo_at = Some(pos);
-                    }
-                }
+            if echo_at.is_none()
+                && let Some(e) = echo
+                && let Some(pos) = find_line_end_after(&self.buf, e.trim().as_bytes())
+            {
+                echo_at = Some(pos);
             }
             if let Some(start) = echo_at {
                 let tail_start = last_line_start(&self.buf);
