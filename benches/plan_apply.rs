@@ -1,7 +1,7 @@
 //! Benchmark (not a test): `blockops plan` against a simulated FortiGate holding N managed
 //! objects, and `blockops apply` of a D-object delta with per-line error checking.
 //!
-//! `cargo bench --bench plan_apply` (env `BENCH_OBJECTS`, default 50000; `BENCH_DELTA`,
+//! `cargo bench --bench plan_apply` (env `BENCH_OBJECTS` indicators, default 51000 so that the device holds over 50 000 managed objects before the delta; `BENCH_DELTA`,
 //! default 1000). Prints wall-clock times of the real binary over SSH on 127.0.0.1.
 use std::path::Path;
 use std::process::Command;
@@ -35,7 +35,7 @@ fn env_usize(k: &str, d: usize) -> usize {
 }
 
 fn main() {
-    let n = env_usize("BENCH_OBJECTS", 50_000);
+    let n = env_usize("BENCH_OBJECTS", 51_000);
     let d = env_usize("BENCH_DELTA", 1_000).min(n);
     let bin = env!("CARGO_BIN_EXE_blockops");
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -505,3 +505,64 @@ fn the_sim_state_is_not_rewritten_by_hand_made_values() {
         Some(&Value::List(vec!["office-lan".into()]))
     );
 }
+
+#[test]
+fn private_key_authentication_without_a_password() {
+    use blockops::sim::fortigate::SimOptions;
+    use russh::keys::ssh_key::{LineEnding, private::Ed25519Keypair};
+    let seed: [u8; 32] = rand::random();
+    let key = russh::keys::PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+    let o = SimOptions {
+        password: None,
+        authorized_keys: vec![key.public_key().clone()],
+        ..SimOptions::default()
+    };
+    let mut h = Harness::with(vec![("fw1", o)]);
+    let key_path = h.path().join("id_test");
+    std::fs::write(
+        &key_path,
+        key.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    h.target_extra = format!("    private_key: {}\n", key_path.display());
+    h.write_config();
+    // No password at all: the config's `password` env var is unset for this run.
+    let cfg = std::fs::read_to_string(h.path().join("blockops.yaml")).unwrap();
+    std::fs::write(
+        h.path().join("blockops.yaml"),
+        cfg.replace(&format!("    password: {{env: {PASSWORD_ENV}}}\n"), ""),
+    )
+    .unwrap();
+    h.set_blocklist(&ips(0..2));
+    h.commit("keys");
+    let p = h
+        .cmd()
+        .env_remove(PASSWORD_ENV)
+        .args(["plan", "--target", "fw1"])
+        .output()
+        .unwrap();
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    let a = h
+        .cmd()
+        .env_remove(PASSWORD_ENV)
+        .args(["apply", "--yes", h.plan_file("fw1").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(names(&h.state(0), "address").len(), 2);
+    // A wrong key is rejected (exit 1, not a hang).
+    let other = russh::keys::PrivateKey::from(Ed25519Keypair::from_seed(&[7u8; 32]));
+    std::fs::write(
+        &key_path,
+        other.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let p = h
+        .cmd()
+        .env_remove(PASSWORD_ENV)
+        .args(["plan", "--target", "fw1"])
+        .output()
+        .unwrap();
+    assert_eq!(p.status.code(), Some(1), "{}", text(&p));
+    assert!(stderr(&p).contains("rejected"), "{}", text(&p));
+}

@@ -174,7 +174,15 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
                 )?)),
                 None => None,
             };
-            let opts = ConnectOptions::for_target(t, &g.repo, a.accept_new_host_key)?;
+            // Offline plans never touch the device, so they need no credentials.
+            let opts = match base {
+                Some(_) => None,
+                None => Some(ConnectOptions::for_target(
+                    t,
+                    &g.repo,
+                    a.accept_new_host_key,
+                )?),
+            };
             anyhow::Ok((desired, base, opts))
         })();
         match r {
@@ -185,9 +193,10 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     let futs: Vec<_> = prepared
         .into_iter()
         .map(|(t, (desired, base, opts))| async move {
-            let current = match base {
-                Some(b) => Ok((b, None)),
-                None => read_device(&opts, &t, &desired).await,
+            let current = match (base, opts) {
+                (Some(b), _) => Ok((b, None)),
+                (None, Some(opts)) => read_device(&opts, &t, &desired).await,
+                (None, None) => Err(anyhow!("no connection settings")),
             };
             (t, desired, current)
         })
