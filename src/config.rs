@@ -464,7 +464,7 @@ impl fmt::Display for Dur {
             (1000, "s"),
         ];
         for (n, u) in units {
-            if ms >= n && ms % n == 0 {
+            if ms >= n && ms.is_multiple_of(n) {
                 return write!(f, "{}{u}", ms / n);
             }
         }
@@ -575,16 +575,16 @@ impl Config {
             if !seen.insert(t.name.clone()) {
                 err("name", format!("target `{}` is defined twice", t.name));
             }
-            if let Some(v) = &t.vdom {
-                if !is_word(v, "_-") || v.is_empty() || v.len() > 31 {
-                    err(
-                        "vdom",
-                        format!(
-                            "target `{}`: VDOM name `{v}` may only use A-Z a-z 0-9 _ -",
-                            t.name
-                        ),
-                    );
-                }
+            if let Some(v) = &t.vdom
+                && (!is_word(v, "_-") || v.is_empty() || v.len() > 31)
+            {
+                err(
+                    "vdom",
+                    format!(
+                        "target `{}`: VDOM name `{v}` may only use A-Z a-z 0-9 _ -",
+                        t.name
+                    ),
+                );
             }
             if t.host.is_empty() || t.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 err(
@@ -595,16 +595,16 @@ impl Config {
                     ),
                 );
             }
-            if let Some(fp) = &t.host_key_fingerprint {
-                if !fp.starts_with("SHA256:") {
-                    err(
-                        "host_key_fingerprint",
-                        format!(
-                            "target `{}`: host_key_fingerprint must look like SHA256:…",
-                            t.name
-                        ),
-                    );
-                }
+            if let Some(fp) = &t.host_key_fingerprint
+                && !fp.starts_with("SHA256:")
+            {
+                err(
+                    "host_key_fingerprint",
+                    format!(
+                        "target `{}`: host_key_fingerprint must look like SHA256:…",
+                        t.name
+                    ),
+                );
             }
             if t.password.is_none() && t.private_key.is_none() {
                 err(
@@ -689,11 +689,11 @@ pub fn is_word(s: &str, extra: &str) -> bool {
 pub fn locate_key(text: &str, key: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start().trim_start_matches("- ");
-        if let Some(rest) = trimmed.strip_prefix(key) {
-            if rest.trim_start().starts_with(':') {
-                let col = line.len() - trimmed.len() + 1;
-                return (i + 1, col);
-            }
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with(':')
+        {
+            let col = line.len() - trimmed.len() + 1;
+            return (i + 1, col);
         }
     }
     (0, 0)

@@ -1,8 +1,6 @@
 //! Everything a command needs from a repository at one point in time (work tree or commit):
 //! the configuration, the blocklists, the allowlist and the templates — and the effective
 //! set of indicators once guardrails have been applied.
-use std::collections::BTreeMap;
-
 use time::Date;
 
 use crate::blocklist::allowlist::Allowlist;
@@ -194,7 +192,7 @@ impl Workspace {
     /// Merge all files, apply guardrails and expiry as of `today`.
     pub fn effective(&self, today: Date) -> Effective<'_> {
         let guard = self.guard();
-        let mut by_value: BTreeMap<&Indicator, Vec<(&str, &Entry)>> = BTreeMap::new();
+        let mut all: Vec<(&Indicator, &str, &Entry)> = Vec::new();
         let mut out = Effective::default();
         for f in &self.files {
             for e in &f.entries {
@@ -213,10 +211,16 @@ impl Workspace {
                     });
                     continue;
                 }
-                by_value
-                    .entry(&e.value)
-                    .or_default()
-                    .push((f.path.as_str(), e));
+                all.push((&e.value, f.path.as_str(), e));
+            }
+        }
+        // Each file is sorted already: a stable sort of the concatenation is a cheap merge.
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        let mut by_value: Vec<(&Indicator, Vec<(&str, &Entry)>)> = Vec::with_capacity(all.len());
+        for (v, file, e) in all {
+            match by_value.last_mut() {
+                Some((last, entries)) if *last == v => entries.push((file, e)),
+                _ => by_value.push((v, vec![(file, e)])),
             }
         }
         for (value, entries) in by_value {

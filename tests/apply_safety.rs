@@ -1,8 +1,8 @@
 //! The refusals and failure handling of `apply` (SPEC guarantees 5–8) against the simulator.
-mod common;
+mod fgt;
 
 use blockops::sim::fortigate::{FailRule, Limits, Profile, Value};
-use common::*;
+use fgt::*;
 
 fn plan_ok(h: &Harness) {
     let p = h.run(&["plan", "--target", "fw1"]);

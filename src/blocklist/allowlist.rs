@@ -61,7 +61,7 @@ impl Allowlist {
                     line,
                 }),
                 Err(e) => {
-                    let (l, c) = super::locate_in_entry(text, line, "value");
+                    let (l, c) = super::LineIndex::new(text).locate(line, "value");
                     diags.push(Diagnostic::error(path, l, c, e.to_string()));
                 }
             }

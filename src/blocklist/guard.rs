@@ -117,16 +117,15 @@ impl Guard {
                 {
                     return drop("never-block", format!("{why} {net}"));
                 }
-                if !self.cfg.allow_private {
-                    if let Some((net, why)) = PRIVATE_V4
+                if !self.cfg.allow_private
+                    && let Some((net, why)) = PRIVATE_V4
                         .iter()
                         .find(|(r, _)| r.contains(n) || n.contains(r))
-                    {
-                        return drop(
-                            "private",
-                            format!("{why} {net} (set guardrails.allow_private to block it)"),
-                        );
-                    }
+                {
+                    return drop(
+                        "private",
+                        format!("{why} {net} (set guardrails.allow_private to block it)"),
+                    );
                 }
                 if n.prefix_len() < self.cfg.min_prefix_v4 {
                     return drop(
@@ -146,16 +145,15 @@ impl Guard {
                 {
                     return drop("never-block", format!("{why} {net}"));
                 }
-                if !self.cfg.allow_private {
-                    if let Some((net, why)) = PRIVATE_V6
+                if !self.cfg.allow_private
+                    && let Some((net, why)) = PRIVATE_V6
                         .iter()
                         .find(|(r, _)| r.contains(n) || n.contains(r))
-                    {
-                        return drop(
-                            "private",
-                            format!("{why} {net} (set guardrails.allow_private to block it)"),
-                        );
-                    }
+                {
+                    return drop(
+                        "private",
+                        format!("{why} {net} (set guardrails.allow_private to block it)"),
+                    );
                 }
                 if n.prefix_len() < self.cfg.min_prefix_v6 {
                     return drop(

@@ -7,7 +7,7 @@ pub mod allowlist;
 pub mod guard;
 pub mod indicator;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -151,10 +151,10 @@ fn ser_date_opt<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S
 
 /// Today's UTC date; `BLOCKOPS_TODAY=YYYY-MM-DD` pins it (tests, reproducible reviews).
 pub fn today() -> Date {
-    if let Ok(s) = std::env::var("BLOCKOPS_TODAY") {
-        if let Ok(d) = parse_date(&s) {
-            return d;
-        }
+    if let Ok(s) = std::env::var("BLOCKOPS_TODAY")
+        && let Ok(d) = parse_date(&s)
+    {
+        return d;
     }
     time::OffsetDateTime::now_utc().date()
 }
@@ -186,9 +186,12 @@ impl BlocklistFile {
     /// Parse, keeping the valid entries and returning all problems alongside.
     pub fn parse_lenient(text: &str, path: &str) -> (BlocklistFile, Diagnostics) {
         let mut diags = Diagnostics::default();
-        let mut file = BlocklistFile::empty(path);
+        let file = BlocklistFile::empty(path);
         if text.trim().is_empty() {
             return (file, diags);
+        }
+        if let Some(raw) = fast::parse(text) {
+            return Self::from_raw(raw, text, path);
         }
         let raw: RawFile = match serde_yaml::from_str(text) {
             Ok(r) => r,
@@ -197,7 +200,17 @@ impl BlocklistFile {
                 return (file, diags);
             }
         };
-        let raw_entries = raw.entries.unwrap_or_default();
+        Self::from_raw(raw.entries.unwrap_or_default(), text, path)
+    }
+
+    /// Validate raw entries (from either parser) into a file.
+    fn from_raw(
+        raw_entries: Vec<RawEntry>,
+        text: &str,
+        path: &str,
+    ) -> (BlocklistFile, Diagnostics) {
+        let mut diags = Diagnostics::default();
+        let mut file = BlocklistFile::empty(path);
         let lines = entry_lines(text);
         // Byte offset of every line, so locating a key is O(entry), not O(file) (50k entries).
         let starts: Vec<usize> = std::iter::once(0)
@@ -212,63 +225,57 @@ impl BlocklistFile {
                 None => (0, 0),
             };
         let lines_ok = lines.len() == raw_entries.len();
-        let mut seen: BTreeMap<Indicator, usize> = BTreeMap::new();
-        for (i, r) in raw_entries.into_iter().enumerate() {
-            let line = if lines_ok { lines[i] } else { 0 };
-            let (vline, vcol) = if lines_ok {
-                locate_in_entry(text, line, "value")
+        let index = LineIndex::new(text);
+        let at = |line: usize, key: &str| {
+            if lines_ok {
+                index.locate(line, key)
             } else {
                 (0, 0)
-            };
+            }
+        };
+        let mut seen: HashMap<Indicator, usize> = HashMap::with_capacity(raw_entries.len());
+        for (i, r) in raw_entries.into_iter().enumerate() {
+            let line = if lines_ok { lines[i] } else { 0 };
             let value = match Indicator::parse(&r.value) {
                 Ok(v) => v,
                 Err(e) => {
+                    let (vline, vcol) = at(line, "value");
                     diags.push(Diagnostic::error(path, vline, vcol, e.to_string()));
                     continue;
                 }
             };
-            if let Some(k) = r.kind {
-                if k != value.kind() {
-                    let (l, c) = if lines_ok {
-                        locate_in_entry(text, line, "type")
-                    } else {
-                        (0, 0)
-                    };
-                    diags.push(Diagnostic::error(
-                        path,
-                        l,
-                        c,
-                        format!("`{value}` is of type {}, not {k}", value.kind()),
-                    ));
-                    continue;
-                }
+            if let Some(k) = r.kind
+                && k != value.kind()
+            {
+                let (l, c) = at(line, "type");
+                diags.push(Diagnostic::error(
+                    path,
+                    l,
+                    c,
+                    format!("`{value}` is of type {}, not {k}", value.kind()),
+                ));
+                continue;
             }
-            if let Some(c) = &r.comment {
-                if c.len() > MAX_COMMENT || c.chars().any(|ch| ch.is_control() && ch != '\t') {
-                    let (l, col) = if lines_ok {
-                        locate_in_entry(text, line, "comment")
-                    } else {
-                        (0, 0)
-                    };
-                    diags.push(Diagnostic::error(
-                        path,
-                        l,
-                        col,
-                        format!("comment of `{value}` has control characters or is over {MAX_COMMENT} bytes"),
-                    ));
-                    continue;
-                }
+            if let Some(c) = &r.comment
+                && (c.len() > MAX_COMMENT || c.chars().any(|ch| ch.is_control() && ch != '\t'))
+            {
+                let (l, col) = at(line, "comment");
+                diags.push(Diagnostic::error(
+                    path,
+                    l,
+                    col,
+                    format!(
+                        "comment of `{value}` has control characters or is over {MAX_COMMENT} bytes"
+                    ),
+                ));
+                continue;
             }
             if r.malops.len() > MAX_MALOPS
                 || r.malops
                     .iter()
                     .any(|m| m.is_empty() || m.len() > 64 || !crate::config::is_word(m, ".-_"))
             {
-                let (l, c) = if lines_ok {
-                    locate_in_entry(text, line, "malops")
-                } else {
-                    (0, 0)
-                };
+                let (l, c) = at(line, "malops");
                 diags.push(Diagnostic::error(
                     path,
                     l,
@@ -278,6 +285,7 @@ impl BlocklistFile {
                 continue;
             }
             if let Some(first) = seen.get(&value) {
+                let (vline, vcol) = at(line, "value");
                 diags.push(Diagnostic::error(
                     path,
                     vline,
@@ -382,6 +390,121 @@ impl BlocklistFile {
     }
 }
 
+/// A strict, fast reader for exactly the canonical form (what `pull` and `fmt` write).
+/// Anything else — comments inside, flow mappings, other quoting — returns `None` and the
+/// full YAML parser takes over, so both paths accept the same files and report the same errors.
+mod fast {
+    use super::{IndicatorType, RawEntry, Source, parse_date};
+
+    fn unquote_json(s: &str) -> Option<String> {
+        if s.starts_with('"') {
+            serde_json::from_str::<String>(s).ok()
+        } else {
+            None
+        }
+    }
+
+    fn list<'a>(s: &'a str) -> Option<Vec<&'a str>> {
+        let inner = s.strip_prefix('[')?.strip_suffix(']')?;
+        if inner.is_empty() {
+            return Some(Vec::new());
+        }
+        Some(inner.split(", ").collect())
+    }
+
+    fn source(s: &str) -> Option<Source> {
+        Some(match s {
+            "reputation" => Source::Reputation,
+            "connection" => Source::Connection,
+            "domain" => Source::Domain,
+            "malop" => Source::Malop,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn parse(text: &str) -> Option<Vec<RawEntry>> {
+        let mut lines = text.lines().peekable();
+        while lines.peek()?.starts_with('#') {
+            lines.next();
+        }
+        match lines.next()? {
+            "entries: []" => {
+                return if lines.next().is_none() {
+                    Some(Vec::new())
+                } else {
+                    None
+                };
+            }
+            "entries:" => {}
+            _ => return None,
+        }
+        let mut out: Vec<RawEntry> = Vec::new();
+        for line in lines {
+            if let Some(v) = line.strip_prefix("- value: ") {
+                let value = match v.strip_prefix('"') {
+                    Some(q) => {
+                        let inner = q.strip_suffix('"')?;
+                        if inner.contains(['"', '\\']) {
+                            return None;
+                        }
+                        inner.to_string()
+                    }
+                    None => {
+                        if v.is_empty()
+                            || !v.bytes().all(|b| {
+                                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'/')
+                            })
+                        {
+                            return None;
+                        }
+                        v.to_string()
+                    }
+                };
+                out.push(RawEntry {
+                    value,
+                    kind: None,
+                    sources: Vec::new(),
+                    malops: Vec::new(),
+                    first_seen: None,
+                    expires: None,
+                    comment: None,
+                });
+                continue;
+            }
+            let e = out.last_mut()?;
+            let (key, val) = line.strip_prefix("  ")?.split_once(": ")?;
+            match key {
+                "type" if e.kind.is_none() => {
+                    e.kind = Some(match val {
+                        "ipv4" => IndicatorType::Ipv4,
+                        "ipv4-net" => IndicatorType::Ipv4Net,
+                        "ipv6" => IndicatorType::Ipv6,
+                        "ipv6-net" => IndicatorType::Ipv6Net,
+                        "fqdn" => IndicatorType::Fqdn,
+                        _ => return None,
+                    })
+                }
+                "sources" => {
+                    e.sources = list(val)?.into_iter().map(source).collect::<Option<_>>()?
+                }
+                "malops" if e.malops.is_empty() => {
+                    e.malops = list(val)?
+                        .into_iter()
+                        .map(unquote_json)
+                        .collect::<Option<_>>()?
+                }
+                "first_seen" if e.first_seen.is_none() => {
+                    e.first_seen = Some(parse_date(val).ok()?)
+                }
+                "expires" if e.expires.is_none() => e.expires = Some(parse_date(val).ok()?),
+                "comment" if e.comment.is_none() => e.comment = Some(unquote_json(val)?),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
 /// First lines of every canonical file.
 pub const HEADER: &str =
     "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\n";
@@ -425,23 +548,47 @@ pub(crate) fn entry_lines(text: &str) -> Vec<usize> {
     out
 }
 
-/// Line and column of `key:` inside the entry starting at `line` (falls back to the entry line).
-pub(crate) fn locate_in_entry(text: &str, line: usize, key: &str) -> (usize, usize) {
-    if line == 0 {
-        return (0, 0);
+/// Byte offsets of line starts, so positions are found without rescanning the text.
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
     }
-    for (i, l) in text.lines().enumerate().skip(line - 1).take(64) {
-        if i + 1 > line && l.trim_start().starts_with("- ") {
-            break;
+
+    /// Line `n` (1-based) without its newline.
+    fn line(&self, n: usize) -> Option<&'a str> {
+        let start = *self.starts.get(n.checked_sub(1)?)?;
+        let end = self.starts.get(n).map(|e| e - 1).unwrap_or(self.text.len());
+        self.text
+            .get(start..end.max(start))
+            .map(|l| l.trim_end_matches('\r'))
+    }
+
+    /// Line and column of `key:` inside the entry starting at `line` (falls back to the entry line).
+    pub(crate) fn locate(&self, line: usize, key: &str) -> (usize, usize) {
+        if line == 0 {
+            return (0, 0);
         }
         let pat = format!("{key}:");
-        if let Some(pos) = l.find(&pat) {
-            let after = &l[pos + pat.len()..];
-            let col = pos + pat.len() + (after.len() - after.trim_start().len()) + 1;
-            return (i + 1, col);
+        for n in line..line + 64 {
+            let Some(l) = self.line(n) else { break };
+            if n > line && l.trim_start().starts_with("- ") {
+                break;
+            }
+            if let Some(pos) = l.find(&pat) {
+                let after = &l[pos + pat.len()..];
+                let col = pos + pat.len() + (after.len() - after.trim_start().len()) + 1;
+                return (n, col);
+            }
         }
+        (line, 1)
     }
-    (line, 1)
 }
 
 #[cfg(test)]
@@ -478,6 +625,20 @@ entries:
         assert_eq!(f.to_canonical_string(), CANON);
         assert_eq!(f.entries[0].line, 3);
         assert_eq!(f.entries[1].line, 8);
+    }
+
+    #[test]
+    fn fast_reader_agrees_with_the_yaml_parser() {
+        let fast = fast::parse(CANON).expect("canonical text takes the fast path");
+        let slow: RawFile = serde_yaml::from_str(CANON).unwrap();
+        let a = BlocklistFile::from_raw(fast, CANON, "b.yaml");
+        let b = BlocklistFile::from_raw(slow.entries.unwrap(), CANON, "b.yaml");
+        assert_eq!(a, b);
+        assert_eq!(a.0.entries.len(), 4);
+        // Anything unusual falls back to the YAML parser.
+        assert!(fast::parse("entries:\n- value: a.example # note\n").is_none());
+        assert!(fast::parse("entries:\n- {value: a.example}\n").is_none());
+        assert!(fast::parse("entries:\n- value: a.example\n  colour: red\n").is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Ctx, Format};
-use crate::blocklist::{BlocklistFile, format_date, today};
+use crate::blocklist::{format_date, today};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::error::Outcome;
 use crate::fortios::render;
@@ -34,7 +34,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let src = gitops::source_for(repo.as_ref(), ctx.root(), &args.rev)?;
     let (ws, mut diags) = Workspace::load_lenient(src.as_dyn(), &ctx.config_rel());
     if let Some(ws) = &ws {
-        diags.extend(check_workspace(ws, src.as_dyn()));
+        let more = check_workspace(ws, src.as_dyn(), &diags);
+        diags.extend(more);
     }
     diags.sort();
     let errors = diags
@@ -75,33 +76,38 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
 }
 
 /// Problems beyond parsing: drops, expiry, canonical form, templates, per-target limits.
-pub fn check_workspace(ws: &Workspace, src: &dyn gitops::Source) -> Diagnostics {
+pub fn check_workspace(
+    ws: &Workspace,
+    src: &dyn gitops::Source,
+    load: &Diagnostics,
+) -> Diagnostics {
     let mut d = Diagnostics::default();
     let today = today();
     let horizon = today + time::Duration::days(i64::from(ws.config.guardrails.expiry_warning_days));
     for f in &ws.files {
-        if let Ok(Some(text)) = gitops::read_text(src, &f.path) {
-            if let Ok(parsed) = BlocklistFile::parse(&text, &f.path) {
-                if parsed.to_canonical_string() != text {
-                    d.push(Diagnostic::warning(
-                        &f.path,
-                        0,
-                        0,
-                        "not in canonical form; run `blockops fmt`",
-                    ));
-                }
-            }
+        let has_errors = load.errors().any(|d| d.file == f.path);
+        if !has_errors
+            && let Ok(Some(text)) = gitops::read_text(src, &f.path)
+            && f.to_canonical_string() != text
+        {
+            d.push(Diagnostic::warning(
+                &f.path,
+                0,
+                0,
+                "not in canonical form; run `blockops fmt`",
+            ));
         }
         for e in &f.entries {
-            if let Some(exp) = e.expires {
-                if exp >= today && exp <= horizon {
-                    d.push(Diagnostic::warning(
-                        &f.path,
-                        e.line,
-                        0,
-                        format!("`{}` expires on {}", e.value, format_date(exp)),
-                    ));
-                }
+            if let Some(exp) = e.expires
+                && exp >= today
+                && exp <= horizon
+            {
+                d.push(Diagnostic::warning(
+                    &f.path,
+                    e.line,
+                    0,
+                    format!("`{}` expires on {}", e.value, format_date(exp)),
+                ));
             }
         }
     }

@@ -3,6 +3,7 @@ mod check;
 mod diff;
 mod fmt;
 mod render;
+mod sim;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -93,6 +94,9 @@ pub enum Command {
         after_help = "Examples:\n  blockops apply plans/fw1.plan.json\n  blockops apply plans/ --yes --jobs 4"
     )]
     Apply(apply::ApplyArgs),
+    /// Run a simulator (FortiGate over SSH) for tests, demos and CI.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Run a parsed command line.
@@ -106,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Plan(a) => plan::run(&ctx.global, a),
         Command::Apply(a) => apply::run(&ctx.global, a),
+        Command::Sim(c) => sim::run(&ctx, c),
     }
 }
 

@@ -3,9 +3,9 @@
 //! triggers context help in the interactive CLI) replaced.
 /// Quote a value for the FortiOS CLI, at most `max` characters of content.
 pub fn fq_max(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().min(max) + 2);
     out.push('"');
-    for c in clean(s).chars().take(max) {
+    for c in s.chars().filter_map(clean_char).take(max) {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
@@ -23,15 +23,21 @@ pub fn fq(s: &str) -> String {
 
 /// Drop characters that must never reach a device line.
 pub fn clean(s: &str) -> String {
-    s.chars()
-        .filter_map(|c| match c {
-            '?' => Some('.'),
-            '\n' | '\r' | '\t' => Some(' '),
-            c if c.is_control() => None,
-            c if matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}') => None,
-            c => Some(c),
-        })
-        .collect()
+    s.chars().filter_map(clean_char).collect()
+}
+
+/// One character of [`clean`]: dropped, replaced or kept.
+fn clean_char(c: char) -> Option<char> {
+    match c {
+        '?' => Some('.'),
+        '\n' | '\r' | '\t' => Some(' '),
+        c if c.is_control() => None,
+        '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{FEFF}' => None,
+        c => Some(c),
+    }
 }
 
 /// Undo FortiOS escaping inside a double-quoted string body (for `show` output).

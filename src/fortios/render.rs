@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, anyhow, bail};
 use minijinja::{Environment, UndefinedBehavior, Value};
-use sha2::{Digest, Sha256};
 
 use crate::blocklist::indicator::{Indicator, v4_mask};
 use crate::config::{RenderConfig, Target};
@@ -249,9 +248,19 @@ pub fn desired_with(
     })
 }
 
+/// Stable 64-bit hash of a name: FNV-1a, then the splitmix64 finaliser so the high bits
+/// (which pick the child group) are well mixed. Part of the on-device layout: never change it.
 fn slot_hash(name: &str) -> u64 {
-    let d = Sha256::digest(name.as_bytes());
-    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 /// Groups for one address family (children first, then the parent); adds the placeholder

@@ -39,10 +39,10 @@ impl Source for WorktreeSource {
             Ok(rd) => {
                 for e in rd {
                     let e = e.with_context(|| format!("listing {dir}"))?;
-                    if e.file_type().map(|t| t.is_file()).unwrap_or(false) {
-                        if let Some(n) = e.file_name().to_str() {
-                            out.push(n.to_string());
-                        }
+                    if e.file_type().map(|t| t.is_file()).unwrap_or(false)
+                        && let Some(n) = e.file_name().to_str()
+                    {
+                        out.push(n.to_string());
                     }
                 }
             }

@@ -1,233 +1,148 @@
-//! Shared harness for the plan/apply tests: a temporary git repository with `blockops.yaml`
-//! and a blocklist, one or more in-process FortiGate simulators on 127.0.0.1, and the real
-//! `blockops` binary.
+//! Shared test harness: temporary GitOps repositories and running the real binary.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
-use blockops::sim::fortigate::{DeviceState, FortiSim, Profile, SimHandle, SimOptions};
 
-pub const PASSWORD_ENV: &str = "BO_TEST_FW_PASSWORD";
-pub const PASSWORD: &str = "s3cret-Pa55";
-pub const TODAY: &str = "2026-11-27";
-
-pub struct Sim {
-    pub handle: SimHandle,
-}
-
-pub struct Harness {
+/// A temporary git repository with blockops files.
+pub struct TempRepo {
     pub dir: tempfile::TempDir,
-    pub rt: tokio::runtime::Runtime,
-    pub sims: Vec<(String, SimHandle)>,
-    /// Extra YAML lines added to every target.
-    pub target_extra: String,
-    pub render_extra: String,
-    pub guardrails: String,
 }
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+pub const CONFIG: &str = "render:\n  prefix: bo-\ntargets:\n  - name: fw1\n    host: 127.0.0.1\n    password: {env: FW1_PASSWORD}\n";
 
-/// Simulator options with the test password.
-pub fn sim_options(profile: Profile) -> SimOptions {
-    SimOptions {
-        profile,
-        password: Some(blockops::secret::Secret::new(PASSWORD)),
-        ..Default::default()
-    }
-}
-
-impl Harness {
-    /// A repository with one target `fw1` on a fresh single-VDOM simulator.
-    pub fn new() -> Harness {
-        Self::with(vec![("fw1", sim_options(Profile::default()))])
-    }
-
-    pub fn with(sims: Vec<(&str, SimOptions)>) -> Harness {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut started = Vec::new();
-        for (name, o) in sims {
-            let h = rt.block_on(FortiSim::start(o)).unwrap();
-            started.push((name.to_string(), h));
-        }
-        let mut known = String::new();
-        for (_, h) in &started {
-            known.push_str(&h.known_hosts_line());
-            known.push('\n');
-        }
-        std::fs::write(dir.path().join("known_hosts"), known).unwrap();
-        std::fs::write(
-            dir.path().join(".gitignore"),
-            "plans/\nknown_hosts\n*.log\n*.conf\n",
-        )
-        .unwrap();
-        git(dir.path(), &["init", "-q", "-b", "main"]);
-        let h = Harness {
-            dir,
-            rt,
-            sims: started,
-            target_extra: String::new(),
-            render_extra: String::new(),
-            guardrails: "  max_removals: 100%\n".into(),
-        };
-        h.write_config();
-        h
+impl TempRepo {
+    /// An initialised repository (branch `main`) with a config and no commits.
+    pub fn new() -> TempRepo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = TempRepo { dir };
+        r.git(&["init", "-q", "-b", "main"]);
+        r.git(&["config", "user.name", "Test"]);
+        r.git(&["config", "user.email", "test@example.com"]);
+        r.git(&["config", "commit.gpgsign", "false"]);
+        r.write("blockops.yaml", CONFIG);
+        r
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn sim(&self, i: usize) -> &SimHandle {
-        &self.sims[i].1
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
     }
 
-    pub fn write_config(&self) {
-        let mut y = format!(
-            "guardrails:\n{}render:\n  max_group_members: 50\n{}targets:\n",
-            self.guardrails, self.render_extra
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).expect("read")
+    }
+
+    /// Run the git CLI in the repository; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(self.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", self.path())
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        for (name, h) in &self.sims {
-            y.push_str(&format!(
-                "  - name: {name}\n    host: 127.0.0.1\n    port: {}\n    username: admin\n    password: {{env: {PASSWORD_ENV}}}\n    known_hosts: known_hosts\n    connect_timeout: 5s\n    command_timeout: 10s\n{}",
-                h.addr.port(),
-                self.target_extra
-            ));
-        }
-        std::fs::write(self.path().join("blockops.yaml"), y).unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Write `blocklists/manual.yaml` with these values.
-    pub fn set_blocklist(&self, values: &[String]) {
-        let mut v: Vec<&String> = values.iter().collect();
-        v.sort();
-        let mut y = String::from("entries:\n");
-        for value in v {
-            let ty = if value.contains(':') {
-                if value.contains('/') {
-                    "ipv6-net"
-                } else {
-                    "ipv6"
-                }
-            } else if value.chars().any(|c| c.is_ascii_alphabetic()) {
-                "fqdn"
-            } else if value.contains('/') {
-                "ipv4-net"
-            } else {
-                "ipv4"
-            };
-            let value = if value.contains(':') {
-                format!("\"{value}\"")
-            } else {
-                value.clone()
-            };
-            y.push_str(&format!(
-                "- value: {value}\n  type: {ty}\n  sources: []\n  first_seen: 2026-11-01\n"
-            ));
-        }
-        std::fs::create_dir_all(self.path().join("blocklists")).unwrap();
-        std::fs::write(self.path().join("blocklists/manual.yaml"), y).unwrap();
-    }
-
+    /// Commit everything.
     pub fn commit(&self, msg: &str) -> String {
-        git(self.path(), &["add", "-A"]);
-        git(self.path(), &["commit", "-q", "--allow-empty", "-m", msg]);
-        git(self.path(), &["rev-parse", "HEAD"])
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
     }
 
-    /// Set the blocklist and commit on the current branch.
-    pub fn commit_list(&self, values: &[String], msg: &str) -> String {
-        self.write_config();
-        self.set_blocklist(values);
-        self.commit(msg)
-    }
-
+    /// The blockops binary, run in the repository.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("blockops").unwrap();
+        let mut c = Command::cargo_bin("blockops").expect("binary");
         c.current_dir(self.path())
-            .env(PASSWORD_ENV, PASSWORD)
-            .env("BLOCKOPS_TODAY", TODAY)
+            .env("BLOCKOPS_TODAY", "2026-11-27")
             .env_remove("BLOCKOPS_CONFIG")
             .env_remove("BLOCKOPS_REPO")
-            .timeout(std::time::Duration::from_secs(120));
+            .env("NO_COLOR", "1");
         c
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    pub fn plan_file(&self, target: &str) -> PathBuf {
-        self.path()
-            .join("plans")
-            .join(format!("{target}.plan.json"))
-    }
-
-    pub fn plan_json(&self, target: &str) -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(self.plan_file(target)).unwrap()).unwrap()
-    }
-
-    /// `plan` then `apply --yes` for target `fw1`; returns the apply output.
-    pub fn plan_and_apply(&self, target: &str) -> Output {
-        let p = self.run(&["plan", "--target", target]);
-        assert_eq!(p.status.code(), Some(0), "plan failed: {}", text(&p));
-        self.run(&["apply", "--yes", self.plan_file(target).to_str().unwrap()])
-    }
-
-    pub fn state(&self, i: usize) -> DeviceState {
-        self.sim(i).state()
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.cmd().args(args).output().expect("run blockops");
+        Run::from(out)
     }
 }
 
-pub fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// A finished run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-pub fn ips(range: std::ops::Range<u32>) -> Vec<String> {
-    range.map(|i| format!("192.0.2.{}", i + 16)).collect()
-}
-
-/// Names in a table of the simulator (vdom `root`).
-pub fn names(st: &DeviceState, table: &str) -> Vec<String> {
-    st.names("root", &format!("firewall {table}"))
-}
-
-/// No address on the device matches everything.
-pub fn assert_no_match_all(st: &DeviceState) {
-    for (vname, v) in &st.vdoms {
-        for (name, o) in v.tables.get("firewall address").into_iter().flatten() {
-            let subnet = o.get("subnet").unwrap_or("0.0.0.0 0.0.0.0");
-            let ty = o.get("type").unwrap_or("ipmask");
-            assert!(
-                !(ty == "ipmask" && (subnet == "0.0.0.0 0.0.0.0" || subnet == "0.0.0.0/0")),
-                "match-all address {name} in vdom {vname}"
-            );
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    pub fn code(self, want: i32) -> Run {
+        assert_eq!(
+            self.code, want,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// One canonical entry block.
+pub fn entry(value: &str, kind: &str, sources: &str) -> String {
+    let v = if value.contains(':') {
+        format!("\"{value}\"")
+    } else {
+        value.to_string()
+    };
+    format!("- value: {v}\n  type: {kind}\n  sources: [{sources}]\n")
+}
+
+/// A canonical blocklist file from entry blocks.
+pub fn blocklist(entries: &[String]) -> String {
+    let mut s = String::from(
+        "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\n",
+    );
+    if entries.is_empty() {
+        s.push_str("entries: []\n");
+    } else {
+        s.push_str("entries:\n");
+        for e in entries {
+            s.push_str(e);
+        }
+    }
+    s
+}
+
+pub fn fixture_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }

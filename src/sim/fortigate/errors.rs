@@ -31,6 +31,8 @@ pub enum ErrorKind {
     EntryNotFound,
     /// Command not allowed in this context (e.g. `config vdom` with VDOMs disabled).
     NotAllowed,
+    /// Setting that cannot change inside `execute config-transaction` (console).
+    NotInTransaction,
 }
 
 /// One row of the catalogue: message lines (`{tok}` and `{n}` are substituted) and the code.
@@ -105,6 +107,11 @@ pub const CATALOGUE: &[Row] = &[
         kind: ErrorKind::NotAllowed,
         lines: &["command parse error before '{tok}'"],
         code: -61,
+    },
+    Row {
+        kind: ErrorKind::NotInTransaction,
+        lines: &["'{tok}' cannot be configured in a config transaction"],
+        code: -1,
     },
 ];
 
@@ -204,5 +211,27 @@ mod tests {
             CliError::custom("boom", -7).lines(),
             ["boom", "Command fail. Return code -7"]
         );
+    }
+
+    #[test]
+    fn catalogue_covers_every_kind() {
+        use ErrorKind::*;
+        for k in [
+            CommandParse,
+            InvalidIp,
+            InvalidNetmask,
+            InvalidValue,
+            NotInDatasource,
+            MaxEntries,
+            InUse,
+            Incomplete,
+            MustBeSet,
+            Duplicate,
+            EntryNotFound,
+            NotAllowed,
+            NotInTransaction,
+        ] {
+            assert!(row(k).is_some(), "{k:?} has no catalogue row");
+        }
     }
 }

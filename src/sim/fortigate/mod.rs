@@ -91,6 +91,8 @@ struct Faults {
     /// Drop the connection on this global received-line number; `true` = after executing it.
     drop_at: Option<(u64, bool)>,
     rules: Vec<FailRule>,
+    /// Wait this long before answering each line.
+    reply_delay: Option<std::time::Duration>,
 }
 
 /// State shared by every connection of one simulator.
@@ -102,6 +104,14 @@ pub struct Inner {
 }
 
 impl Inner {
+    /// Injected latency before each reply.
+    pub(crate) fn reply_delay(&self) -> Option<std::time::Duration> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reply_delay
+    }
+
     /// The failure to answer for received line number `n`, and whether to drop the connection
     /// (`Some(false)` before executing it, `Some(true)` after).
     pub(crate) fn faults_for(&self, line: &str, n: u64) -> (Option<CliError>, Option<bool>) {
@@ -143,7 +153,7 @@ impl FortiSim {
         state.normalise();
         let host_key = match opts.host_key.take() {
             Some(k) => k,
-            None => ephemeral_host_key()?,
+            None => generate_host_key(),
         };
         let public = host_key.public_key().clone();
         let listener = TcpListener::bind(opts.listen)
@@ -213,10 +223,11 @@ fn server_config(host_key: PrivateKey) -> russh::server::Config {
     }
 }
 
-fn ephemeral_host_key() -> anyhow::Result<PrivateKey> {
+/// A fresh random ed25519 host key (e.g. to start two simulators with different keys).
+pub fn generate_host_key() -> PrivateKey {
     let seed: [u8; 32] = rand::random();
     let pair = russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed);
-    Ok(PrivateKey::from(pair))
+    PrivateKey::from(pair)
 }
 
 async fn accept_loop(
@@ -272,9 +283,17 @@ async fn save_loop(device: Arc<Device>, path: PathBuf, mut stop: watch::Receiver
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         changed.mark_unchanged();
-        let snapshot = device.lock().clone();
-        if let Err(e) = snapshot.save(&path) {
-            tracing::warn!("fortigate sim: {e:#}");
+        // Serialising 50 000 objects takes a while: keep it off the async workers.
+        let (device, path) = (device.clone(), path.clone());
+        let saved = tokio::task::spawn_blocking(move || {
+            let snapshot = device.lock().clone();
+            snapshot.save(&path)
+        })
+        .await;
+        match saved {
+            Ok(Err(e)) => tracing::warn!("fortigate sim: {e:#}"),
+            Err(e) => tracing::warn!("fortigate sim: state writer failed: {e}"),
+            Ok(Ok(())) => {}
         }
     }
 }
@@ -341,6 +360,12 @@ impl SimHandle {
     /// Fail lines containing `pattern` with `message` and return code `code`.
     pub fn fail_lines(&self, rule: FailRule) {
         self.faults().rules.push(rule);
+    }
+
+    /// Delay every reply to a command line by `delay` (`None` = answer immediately); for
+    /// read-timeout tests.
+    pub fn set_reply_delay(&self, delay: Option<std::time::Duration>) {
+        self.faults().reply_delay = delay;
     }
 
     /// Remove every injected fault.

@@ -57,6 +57,8 @@ pub struct TableSchema {
     /// Fields in `show` order.
     pub fields: &'static [Field],
     pub family: Family,
+    /// Tables with the same namespace may not reuse each other's names.
+    pub namespace: &'static str,
 }
 
 impl TableSchema {
@@ -126,6 +128,7 @@ const COLOR: Kind = Kind::Int { min: 0, max: 32 };
 pub const ADDRESS: TableSchema = TableSchema {
     path: "firewall address",
     family: Family::Address,
+    namespace: ADDR_NS,
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
         f(
@@ -159,6 +162,7 @@ pub const ADDRESS: TableSchema = TableSchema {
 pub const ADDRESS6: TableSchema = TableSchema {
     path: "firewall address6",
     family: Family::Address,
+    namespace: ADDR_NS,
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
         f(
@@ -213,6 +217,7 @@ pub const ADDRGRP: TableSchema = TableSchema {
     path: "firewall addrgrp",
     family: Family::Group,
     fields: GROUP_FIELDS_V4,
+    namespace: ADDR_NS,
 };
 
 /// `config firewall addrgrp6`.
@@ -220,10 +225,89 @@ pub const ADDRGRP6: TableSchema = TableSchema {
     path: "firewall addrgrp6",
     family: Family::Group,
     fields: GROUP_FIELDS_V6,
+    namespace: ADDR_NS,
 };
 
-/// Every table, in the order `show` prints them. All four share one name namespace.
-pub const TABLES: &[&TableSchema] = &[&ADDRESS, &ADDRESS6, &ADDRGRP, &ADDRGRP6];
+const ADDR_NS: &str = "address";
+
+/// `config firewall wildcard-fqdn custom` (its own namespace; not usable in `addrgrp`).
+pub const WILDCARD_CUSTOM: TableSchema = TableSchema {
+    path: "firewall wildcard-fqdn custom",
+    family: Family::Address,
+    namespace: "wildcard-fqdn",
+    fields: &[
+        f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+        f("wildcard-fqdn", Kind::Str { max: 255 }, ""),
+        f("comment", Kind::Str { max: 255 }, ""),
+        f("color", COLOR, "0"),
+    ],
+};
+
+/// `config firewall wildcard-fqdn group`.
+pub const WILDCARD_GROUP: TableSchema = TableSchema {
+    path: "firewall wildcard-fqdn group",
+    family: Family::Group,
+    namespace: "wildcard-fqdn",
+    fields: &[
+        f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+        Field {
+            name: "member",
+            kind: Kind::Members {
+                sources: &[
+                    "firewall wildcard-fqdn custom",
+                    "firewall wildcard-fqdn group",
+                ],
+            },
+            default: "",
+            types: None,
+            required: true,
+        },
+        f("comment", Kind::Str { max: 255 }, ""),
+        f("color", COLOR, "0"),
+    ],
+};
+
+/// Every table, in the order `show` prints them.
+pub const TABLES: &[&TableSchema] = &[
+    &ADDRESS,
+    &ADDRESS6,
+    &ADDRGRP,
+    &ADDRGRP6,
+    &WILDCARD_CUSTOM,
+    &WILDCARD_GROUP,
+];
+
+/// Resolve the words after `config firewall` / `show firewall` (abbreviations allowed) to a
+/// table; returns it and how many words it took (1, or 2 for `wildcard-fqdn custom|group`).
+pub fn resolve_firewall_table(words: &[&str]) -> Result<(&'static TableSchema, usize), usize> {
+    let word = |i: usize| words.get(i).copied().unwrap_or("");
+    let mut seconds: Vec<&str> = TABLES
+        .iter()
+        .filter_map(|t| t.path.split(' ').nth(1))
+        .collect();
+    seconds.dedup();
+    let second = super::lexer::keyword(word(0), &seconds).ok_or(0usize)?;
+    let candidates: Vec<&'static TableSchema> = TABLES
+        .iter()
+        .copied()
+        .filter(|t| t.path.split(' ').nth(1) == Some(second))
+        .collect();
+    if let [only] = candidates[..]
+        && only.path.split(' ').count() == 2
+    {
+        return Ok((only, 1));
+    }
+    let thirds: Vec<&str> = candidates
+        .iter()
+        .filter_map(|t| t.path.split(' ').nth(2))
+        .collect();
+    let third = super::lexer::keyword(word(1), &thirds).ok_or(1usize)?;
+    candidates
+        .into_iter()
+        .find(|t| t.path.split(' ').nth(2) == Some(third))
+        .map(|t| (t, 2))
+        .ok_or(1)
+}
 
 /// The table with this exact path.
 pub fn table(path: &str) -> Option<&'static TableSchema> {

@@ -24,7 +24,7 @@ impl Default for Limits {
         Limits {
             name_length: 79,
             max_members: 600,
-            max_entries: 50_000,
+            max_entries: 100_000,
         }
     }
 }
@@ -95,6 +95,8 @@ pub struct Reply {
     pub exit: bool,
     /// The command failed (output ends with `Command fail. Return code N`).
     pub failed: bool,
+    /// FortiOS return code: 0 on success.
+    pub code: i32,
 }
 
 impl Reply {
@@ -118,6 +120,7 @@ impl From<CliError> for Reply {
         Reply {
             lines: e.lines(),
             failed: true,
+            code: e.code(),
             ..Reply::default()
         }
     }
@@ -150,6 +153,8 @@ pub struct Shell {
     stack: Vec<Scope>,
     /// Staged configuration of an open `execute config-transaction`.
     tx: Option<DeviceState>,
+    /// `diagnose debug cli <level>`; at 8 every command is followed by `<code>: <command>`.
+    debug_cli: u32,
 }
 
 const GET_WIDTH: usize = 20;
@@ -161,6 +166,7 @@ impl Shell {
             device,
             stack: Vec::new(),
             tx: None,
+            debug_cli: 0,
         }
     }
 
@@ -191,6 +197,19 @@ impl Shell {
 
     /// Run one command line.
     pub fn execute(&mut self, line: &str) -> Reply {
+        let mut reply = self.execute_inner(line);
+        self.annotate(line, &mut reply);
+        reply
+    }
+
+    /// Append the `<code>: <command>` line that `diagnose debug cli 8` asks for.
+    pub fn annotate(&self, line: &str, reply: &mut Reply) {
+        if self.debug_cli >= 8 && !line.trim().is_empty() {
+            reply.lines.push(format!("{}: {}", reply.code, line.trim()));
+        }
+    }
+
+    fn execute_inner(&mut self, line: &str) -> Reply {
         let tokens = match lexer::tokenize(line) {
             Ok(t) => t,
             Err(e) => return CliError::new(ErrorKind::CommandParse, e.0).into(),
@@ -202,11 +221,15 @@ impl Shell {
             Some(i) => (&tokens[..i], Some(&tokens[i + 1..])),
             None => (&tokens[..], None),
         };
+        if cmd.is_empty() {
+            return CliError::new(ErrorKind::CommandParse, "|").into();
+        }
         let mut reply = match self.dispatch(cmd) {
             Ok(r) => r,
             Err(e) => e.into(),
         };
-        if let Some(pipe) = pipe {
+        // Errors are not filtered by a pipe, so a `| grep` never hides a failure.
+        if let Some(pipe) = pipe.filter(|_| !reply.failed) {
             match grep(pipe, &reply.lines) {
                 Ok(lines) => reply.lines = lines,
                 Err(e) => return e.into(),
@@ -270,7 +293,7 @@ impl Shell {
                     "set", "unset", "append", "unselect", "select", "show", "get", "next", "end",
                     "abort",
                 ];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "set" | "select" => self.entry_set(cmd, Op::Set),
@@ -291,7 +314,7 @@ impl Shell {
                 let verbs = [
                     "edit", "delete", "rename", "purge", "show", "get", "end", "abort", "next",
                 ];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "edit" => self.table_edit(cmd),
@@ -309,13 +332,13 @@ impl Shell {
             }
             Some(Scope::Console(_)) => {
                 let verbs = ["set", "unset", "show", "get", "end", "abort", "next"];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 self.console_cmd(verb, cmd)
             }
             Some(Scope::VdomList) => {
                 let verbs = ["edit", "end", "abort", "show", "get"];
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "edit" => {
@@ -353,17 +376,18 @@ impl Shell {
                 }
             }
             None | Some(Scope::Vdom(_)) | Some(Scope::Global) => {
-                let mut verbs = vec!["config", "show", "get", "execute", "exit"];
+                let mut verbs = vec!["config", "show", "get", "execute", "diagnose", "exit"];
                 if !self.stack.is_empty() {
                     verbs.extend(["end", "abort", "next"]);
                 }
-                let verb = lexer::keyword(&words[0], &verbs)
+                let verb = lexer::keyword(words[0], &verbs)
                     .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &verb_tok.raw))?;
                 match verb {
                     "config" => self.config(cmd),
                     "show" => self.show_path(cmd),
                     "get" => self.get_path(cmd),
                     "execute" => self.execute_cmd(cmd),
+                    "diagnose" => self.diagnose(cmd),
                     "exit" => Ok(Reply {
                         exit: true,
                         ..Reply::default()
@@ -418,6 +442,10 @@ impl Shell {
                 if lexer::keyword(&second.text, &["console"]).is_none() || !self.global_ctx() {
                     return Err(CliError::new(ErrorKind::CommandParse, &second.raw));
                 }
+                if self.tx.is_some() {
+                    // FortiOS refuses console settings inside a workspace transaction.
+                    return Err(CliError::new(ErrorKind::NotInTransaction, &second.raw));
+                }
                 let console = self.read(|st| st.console.clone());
                 self.stack.push(Scope::Console(console));
                 Ok(Reply::default())
@@ -426,19 +454,39 @@ impl Shell {
                 let Some(second) = cmd.get(2) else {
                     return Err(CliError::new(ErrorKind::Incomplete, &first.raw));
                 };
-                let names: Vec<&str> = schema::TABLES.iter().map(|t| t.scope_name()).collect();
-                let (Some(name), Some(vdom)) = (lexer::keyword(&second.text, &names), self.vdom())
-                else {
+                let (table, used) = self.firewall_table(&cmd[2..])?;
+                let Some(vdom) = self.vdom() else {
                     return Err(CliError::new(ErrorKind::CommandParse, &second.raw));
                 };
-                if let Some(extra) = cmd.get(3) {
+                if let Some(extra) = cmd.get(2 + used) {
                     return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
                 }
-                let table = schema::table(&format!("firewall {name}"))
-                    .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &second.raw))?;
                 self.stack.push(Scope::Table { vdom, table });
                 Ok(Reply::default())
             }
+        }
+    }
+
+    /// `diagnose debug cli <0-8>` and `diagnose debug enable|disable` (accepted, no effect).
+    fn diagnose(&mut self, cmd: &[Token]) -> Res {
+        let word = |i: usize| cmd.get(i).map(|t| t.text.as_str()).unwrap_or("");
+        let raw = |i: usize| cmd.get(i).map_or(cmd[0].raw.as_str(), |t| t.raw.as_str());
+        if lexer::keyword(word(1), &["debug"]).is_none() {
+            return Err(CliError::new(ErrorKind::CommandParse, raw(1)));
+        }
+        match lexer::keyword(word(2), &["cli", "enable", "disable"]) {
+            Some("cli") => {
+                let level = word(3)
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| *l <= 8)
+                    .ok_or_else(|| CliError::new(ErrorKind::InvalidValue, raw(3)))?;
+                self.debug_cli = level;
+                Ok(Reply::default())
+            }
+            Some(_) => Ok(Reply::default()),
+            None if cmd.len() < 3 => Err(CliError::new(ErrorKind::Incomplete, raw(1))),
+            None => Err(CliError::new(ErrorKind::CommandParse, raw(2))),
         }
     }
 
@@ -518,7 +566,7 @@ impl Shell {
             if let Some(o) = st.object(&vdom, table.path, &name) {
                 return Ok(Some(o.clone()));
             }
-            if st.namespace_owner(&vdom, &name).is_some() {
+            if st.namespace_owner(&vdom, table, &name).is_some() {
                 return Err(CliError::new(ErrorKind::Duplicate, &name_tok.raw));
             }
             if st.count(&vdom, table.path) >= limits.max_entries {
@@ -555,7 +603,7 @@ impl Shell {
         let (exists, refs) = self.read(|st| {
             (
                 st.object(&vdom, table.path, &name).is_some(),
-                st.referrers(&vdom, &name).len(),
+                st.referrers(&vdom, table.path, &name).len(),
             )
         });
         if !exists {
@@ -597,7 +645,7 @@ impl Shell {
         let (exists, taken) = self.read(|st| {
             (
                 st.object(&vdom, table.path, &old).is_some(),
-                st.namespace_owner(&vdom, &new).is_some(),
+                st.namespace_owner(&vdom, table, &new).is_some(),
             )
         });
         if !exists {
@@ -616,7 +664,15 @@ impl Shell {
                 t.insert(new.clone(), o);
             }
             // References follow the rename, as FortiOS's cmdb does.
-            for t in v.tables.values_mut() {
+            let referencing = schema::TABLES.iter().filter(|g| {
+                g.fields.iter().any(
+                    |f| matches!(f.kind, Kind::Members { sources } if sources.contains(&table.path)),
+                )
+            });
+            for g in referencing {
+                let Some(t) = v.tables.get_mut(g.path) else {
+                    continue;
+                };
                 for o in t.values_mut() {
                     if let Some(Value::List(members)) = o.fields.get_mut("member") {
                         for m in members.iter_mut().filter(|m| **m == old) {
@@ -636,7 +692,7 @@ impl Shell {
         let used = self.read(|st| {
             st.names(&vdom, table.path)
                 .into_iter()
-                .map(|n| st.referrers(&vdom, &n).len())
+                .map(|n| st.referrers(&vdom, table.path, &n).len())
                 .sum::<usize>()
         });
         if used > 0 {
@@ -906,9 +962,19 @@ impl Shell {
                 &[(name.as_str(), obj)],
                 full,
             ))),
-            Some(Scope::Table { vdom, table }) => Ok(Reply::page(
-                self.read(|st| render_all(st, vdom, table, full)),
-            )),
+            Some(Scope::Table { vdom, table }) => {
+                let rest = &cmd[if full { 2 } else { 1 }..];
+                if let Some(extra) = rest.get(1) {
+                    return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
+                }
+                Ok(Reply::page(self.read(|st| match rest.first() {
+                    Some(n) => match st.object(vdom, table.path, &n.text) {
+                        Some(o) => render_table(table, &[(n.text.as_str(), o)], full),
+                        None => render_table(table, &[], full),
+                    },
+                    None => render_all(st, vdom, table, full),
+                })))
+            }
             _ => Err(CliError::new(ErrorKind::CommandParse, &cmd[0].raw)),
         }
     }
@@ -1011,20 +1077,30 @@ impl Shell {
                 _ => Err(CliError::new(ErrorKind::CommandParse, &b.raw)),
             };
         }
-        let names: Vec<&str> = schema::TABLES.iter().map(|t| t.scope_name()).collect();
-        let (Some(n), Some(vdom)) = (lexer::keyword(&b.text, &names), self.vdom()) else {
+        let (table, used) = self.firewall_table(&rest[1..])?;
+        let Some(vdom) = self.vdom() else {
             return Err(CliError::new(ErrorKind::CommandParse, &b.raw));
         };
-        let table = schema::table(&format!("firewall {n}"))
-            .ok_or_else(|| CliError::new(ErrorKind::CommandParse, &b.raw))?;
-        if let Some(extra) = rest.get(3) {
+        if let Some(extra) = rest.get(2 + used) {
             return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
         }
         Ok(Path::Table(
             table,
             vdom,
-            rest.get(2).map(|t| t.text.clone()),
+            rest.get(1 + used).map(|t| t.text.clone()),
         ))
+    }
+
+    /// The table named by the words after `firewall`, and how many words it took.
+    fn firewall_table(&self, toks: &[Token]) -> Result<(&'static TableSchema, usize), CliError> {
+        let words: Vec<&str> = toks.iter().map(|t| t.text.as_str()).collect();
+        schema::resolve_firewall_table(&words).map_err(|i| match toks.get(i) {
+            Some(t) => CliError::new(ErrorKind::CommandParse, &t.raw),
+            None => CliError::new(
+                ErrorKind::Incomplete,
+                toks.last().map_or("firewall", |t| t.raw.as_str()),
+            ),
+        })
     }
 
     /// The whole configuration visible from the current scope.
@@ -1037,7 +1113,8 @@ impl Shell {
         };
         if !self.device.profile.vdom_mode {
             if self.stack.is_empty() {
-                let mut out = render_console(&st.console, full);
+                let mut out = vec![self.config_version_header()];
+                out.extend(render_console(&st.console, full));
                 out.extend(vdom_tables("root"));
                 return out;
             }
@@ -1047,7 +1124,7 @@ impl Shell {
             Some(Scope::Vdom(v)) => vdom_tables(v),
             Some(Scope::Global) => render_console(&st.console, full),
             _ => {
-                let mut out = vec!["config global".to_string()];
+                let mut out = vec![self.config_version_header(), "config global".to_string()];
                 out.extend(render_console(&st.console, full));
                 out.push("end".into());
                 out.push("config vdom".into());
@@ -1060,6 +1137,12 @@ impl Shell {
                 out
             }
         }
+    }
+
+    /// First line of a whole-configuration `show`, as on a real unit.
+    fn config_version_header(&self) -> String {
+        let vdom = u8::from(self.device.profile.vdom_mode);
+        format!("#config-version=FGVM64-7.4.8-FW-build2795-250523:opmode=0:vdom={vdom}:user=admin")
     }
 
     fn system_status(&self) -> Vec<String> {
@@ -1491,5 +1574,208 @@ mod tests {
             out.contains(&r#"        set comment "say \"hi\" \\o/""#.to_string()),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn grep_never_hides_a_failure() {
+        let mut sh = shell(false);
+        let out = run(&mut sh, &["show firewall nonsense | grep zzz"]);
+        assert_eq!(
+            out,
+            [
+                "command parse error before 'nonsense'",
+                "Command fail. Return code -61"
+            ]
+        );
+    }
+
+    #[test]
+    fn console_cannot_change_inside_a_transaction() {
+        let mut sh = shell(false);
+        run(&mut sh, &["execute config-transaction start"]);
+        let out = run(&mut sh, &["config system console"]);
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -1")
+        );
+        run(&mut sh, &["execute config-transaction abort"]);
+        assert!(run(&mut sh, &["config system console"]).is_empty());
+        assert_eq!(sh.prompt(), "FGT (console) # ");
+    }
+
+    #[test]
+    fn rename_moves_references_and_purge_respects_them() {
+        let mut sh = shell(false);
+        run(
+            &mut sh,
+            &[
+                "config firewall address",
+                "edit a",
+                "next",
+                "end",
+                "config firewall addrgrp",
+                "edit g",
+                "set member a",
+                "end",
+            ],
+        );
+        run(&mut sh, &["config firewall address", "rename a to b"]);
+        let out = run(&mut sh, &["purge"]);
+        assert_eq!(out[0], "The entry is used by other 1 entries");
+        run(&mut sh, &["end"]);
+        let out = run(&mut sh, &["show firewall addrgrp g | grep member"]);
+        assert_eq!(out, ["        set member \"b\""]);
+        let out = run(&mut sh, &["show firewall addrgrp | grep -f member"]);
+        assert_eq!(
+            out,
+            [
+                "config firewall addrgrp",
+                "    edit \"g\"",
+                "        set member \"b\" <---",
+                "    next",
+                "end"
+            ]
+        );
+    }
+
+    #[test]
+    fn debug_cli_8_prints_codes_per_line() {
+        let mut sh = shell(false);
+        run(&mut sh, &["diagnose debug cli 8"]);
+        let out = run(
+            &mut sh,
+            &[
+                "config firewall address",
+                "edit x",
+                "set subnet 1.2.3.999/32",
+                "abort",
+                "end",
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                "0: config firewall address",
+                "0: edit x",
+                "value parse error before '1.2.3.999/32'",
+                "Command fail. Return code -8",
+                "-8: set subnet 1.2.3.999/32",
+                "0: abort",
+                "0: end",
+            ]
+        );
+    }
+
+    #[test]
+    fn wildcard_fqdn_tables_have_their_own_namespace() {
+        let mut sh = shell(false);
+        run(&mut sh, &["config firewall address", "edit w", "end"]);
+        run(&mut sh, &["conf fire wildcard-fqdn cust"]);
+        assert_eq!(sh.prompt(), "FGT (custom) # ");
+        run(
+            &mut sh,
+            &["edit w", "set wildcard-fqdn \"*.example.com\"", "end"],
+        );
+        run(&mut sh, &["config firewall wildcard-fqdn group", "edit wg"]);
+        assert!(
+            run(&mut sh, &["set member nope"])
+                .contains(&"Command fail. Return code -3".to_string())
+        );
+        assert!(run(&mut sh, &["set member w", "end"]).is_empty());
+        let out = run(&mut sh, &["show firewall wildcard-fqdn custom w"]);
+        assert_eq!(out[0], "config firewall wildcard-fqdn custom");
+        assert_eq!(out[3], "        set wildcard-fqdn \"*.example.com\"");
+        // The address `w` is not used by the wildcard group, so it can go.
+        assert!(run(&mut sh, &["config firewall address", "delete w", "end"]).is_empty());
+        let out = run(&mut sh, &["config firewall wildcard-fqdn"]);
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("Command fail. Return code -160")
+        );
+    }
+
+    #[test]
+    fn random_input_never_panics_and_keeps_a_prompt() {
+        let words = [
+            "config",
+            "firewall",
+            "address",
+            "address6",
+            "addrgrp",
+            "addrgrp6",
+            "wildcard-fqdn",
+            "custom",
+            "group",
+            "edit",
+            "set",
+            "unset",
+            "append",
+            "unselect",
+            "member",
+            "subnet",
+            "ip6",
+            "type",
+            "fqdn",
+            "comment",
+            "next",
+            "end",
+            "abort",
+            "show",
+            "get",
+            "full-configuration",
+            "delete",
+            "rename",
+            "to",
+            "purge",
+            "a",
+            "b",
+            "g",
+            "1.2.3.4/32",
+            "::1",
+            "|",
+            "grep",
+            "-f",
+            "-A",
+            "3",
+            "system",
+            "status",
+            "console",
+            "output",
+            "more",
+            "vdom",
+            "global",
+            "root",
+            "execute",
+            "config-transaction",
+            "start",
+            "commit",
+            "diagnose",
+            "debug",
+            "cli",
+            "8",
+            "\"q\"",
+            "'x'",
+            "\\",
+            "\"",
+        ];
+        for vdom_mode in [false, true] {
+            let mut sh = shell(vdom_mode);
+            for _ in 0..5000 {
+                let n = rand::random_range(0..6);
+                let line: Vec<&str> = (0..n)
+                    .map(|_| words[rand::random_range(0..words.len())])
+                    .collect();
+                let reply = sh.execute(&line.join(" "));
+                assert_eq!(
+                    reply.failed,
+                    reply
+                        .lines
+                        .iter()
+                        .any(|l| l.starts_with("Command fail. Return code"))
+                );
+                let p = sh.prompt();
+                assert!(p.starts_with("FGT ") && p.ends_with("# "), "{p}");
+            }
+        }
     }
 }

@@ -75,6 +75,9 @@ enum Step {
 impl Term {
     /// Feed received bytes; append what to send back to `out`.
     fn feed(&mut self, inner: &Inner, data: &[u8], out: &mut Vec<u8>) -> Step {
+        // `\r\n` counts as one line end only within one packet: netmiko sends `a\r` to accept
+        // the banner and later a lone `\n` that must produce a fresh prompt.
+        self.last_cr = false;
         for &b in data {
             match &mut self.mode {
                 Mode::Banner => {
@@ -162,7 +165,11 @@ impl Term {
             return Step::Drop;
         }
         let reply = match fail {
-            Some(e) => Reply::from(e),
+            Some(e) => {
+                let mut r = Reply::from(e);
+                self.shell.annotate(line, &mut r);
+                r
+            }
             None => self.shell.execute(line),
         };
         if drop == Some(true) {
@@ -360,6 +367,11 @@ impl russh::server::Handler for Conn {
         };
         let mut out = Vec::new();
         let step = t.feed(&inner, data, &mut out);
+        if let Some(delay) = inner.reply_delay()
+            && out.windows(2).any(|w| w == b"\r\n")
+        {
+            tokio::time::sleep(delay).await;
+        }
         match step {
             Step::Drop => return Err(russh::Error::Disconnect),
             Step::Exit => {

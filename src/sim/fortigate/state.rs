@@ -189,25 +189,32 @@ impl DeviceState {
         t.insert(name.to_string(), obj);
     }
 
-    /// The table (of any of the shared-namespace tables) holding `name` in `vdom`.
-    pub fn namespace_owner(&self, vdom: &str, name: &str) -> Option<&'static TableSchema> {
+    /// The table sharing `table`'s name namespace that holds `name` in `vdom`.
+    pub fn namespace_owner(
+        &self,
+        vdom: &str,
+        table: &TableSchema,
+        name: &str,
+    ) -> Option<&'static TableSchema> {
         let v = self.vdoms.get(vdom)?;
         schema::TABLES
             .iter()
             .copied()
+            .filter(|t| t.namespace == table.namespace)
             .find(|t| v.tables.get(t.path).is_some_and(|t| t.contains_key(name)))
     }
 
-    /// Groups (`table`, name) in `vdom` whose `member` list contains `name`.
-    pub fn referrers(&self, vdom: &str, name: &str) -> Vec<(String, String)> {
+    /// Groups (`table`, name) in `vdom` whose `member` list holds entry `name` of `table`.
+    pub fn referrers(&self, vdom: &str, table: &str, name: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let Some(v) = self.vdoms.get(vdom) else {
             return out;
         };
-        for t in schema::TABLES
-            .iter()
-            .filter(|t| t.family == schema::Family::Group)
-        {
+        for t in schema::TABLES.iter().filter(|t| {
+            t.fields.iter().any(
+                |f| matches!(f.kind, schema::Kind::Members { sources } if sources.contains(&table)),
+            )
+        }) {
             if let Some(table) = v.tables.get(t.path) {
                 for (gname, obj) in table {
                     if obj.list("member").iter().any(|m| m == name) {
@@ -267,12 +274,13 @@ mod tests {
         let back = DeviceState::load(&path).unwrap();
         assert_eq!(back, st);
         assert_eq!(
-            back.referrers("root", "a"),
+            back.referrers("root", "firewall address", "a"),
             [("firewall addrgrp".to_string(), "g".to_string())]
         );
         assert_eq!(back.names("root", "firewall address"), ["a"]);
         assert_eq!(
-            back.namespace_owner("root", "g").map(|t| t.path),
+            back.namespace_owner("root", &schema::ADDRESS, "g")
+                .map(|t| t.path),
             Some("firewall addrgrp")
         );
     }

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Synthetic canonical blocklist: N indicators, 70% IPv4, 10% IPv6, 20% FQDN.
+
+usage: gen_blocklist.py N SEED [SKIP_EVERY]   (deterministic for a given N and SEED)
+"""
+import ipaddress
+import random
+import sys
+
+n = int(sys.argv[1])
+seed = int(sys.argv[2])
+rng = random.Random(seed)
+v4, v6, fq = set(), set(), set()
+words = ["alpha", "bravo", "cdn", "update", "login", "mail", "api", "sync", "static", "edge"]
+tlds = ["example", "example.net", "example.org", "test"]
+while len(v4) < n * 70 // 100:
+    a = rng.randrange(1, 223)
+    if a in (10, 127, 100, 169, 172, 192, 198):
+        continue
+    v4.add(ipaddress.IPv4Address((a << 24) | rng.randrange(0, 1 << 24)))
+while len(v6) < n * 10 // 100:
+    v6.add(ipaddress.IPv6Address((0x2001_0db8 << 96) | rng.randrange(0, 1 << 96)))
+while len(fq) < n - len(v4) - len(v6):
+    fq.add(f"{rng.choice(words)}{rng.randrange(10**7)}.{rng.choice(words)}.{rng.choice(tlds)}")
+out = ["# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\n", "entries:\n"]
+def emit(value, kind, quote=False):
+    v = f'"{value}"' if quote else value
+    src = rng.choice(["reputation", "connection", "domain", "reputation, connection"])
+    out.append(f"- value: {v}\n  type: {kind}\n  sources: [{src}]\n  first_seen: 2026-11-{rng.randrange(1, 28):02d}\n")
+for a in sorted(v4):
+    emit(a, "ipv4")
+for a in sorted(v6):
+    emit(a.compressed, "ipv6", quote=True)
+for d in sorted(fq):
+    emit(d, "fqdn")
+sys.stdout.write("".join(out))

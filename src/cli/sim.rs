@@ -1,0 +1,166 @@
+//! `blockops sim ...`: run the simulators (for tests, the demo and users' CI).
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::Ctx;
+use crate::error::Outcome;
+use crate::secret::Secret;
+use crate::sim::fortigate::{self, FortiSim, Limits, Profile, SimOptions};
+
+/// Which simulator to run.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// FortiGate (FortiOS 7.x CLI over SSH) simulator.
+    #[command(
+        after_help = "Default login: user `admin`, password `admin` (change with --user/--password or \
+BLOCKOPS_SIM_PASSWORD). Prints `listening on ADDR` and `host key SHA256:...` on stdout, then serves \
+until interrupted.\n\nExamples:\n  blockops sim fortigate --listen 127.0.0.1:2222\n  \
+blockops sim fortigate --listen 127.0.0.1:0 --vdom-mode --state fgt.json --authorized-key ~/.ssh/id_ed25519.pub\n  \
+ssh -p 2222 admin@127.0.0.1"
+    )]
+    Fortigate(FortigateArgs),
+}
+
+/// Flags of `blockops sim fortigate`.
+#[derive(Debug, clap::Args)]
+pub struct FortigateArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:2222")]
+    pub listen: SocketAddr,
+    /// Hostname shown in prompts and `get system status`.
+    #[arg(long, default_value = "FGT")]
+    pub hostname: String,
+    /// Multi-VDOM mode (`config vdom` / `config global`).
+    #[arg(long)]
+    pub vdom_mode: bool,
+    /// JSON state file: loaded when present, rewritten after every change.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Login name.
+    #[arg(long, default_value = fortigate::DEFAULT_USER)]
+    pub user: String,
+    /// Password for --user.
+    #[arg(long, env = "BLOCKOPS_SIM_PASSWORD", default_value = fortigate::DEFAULT_PASSWORD, hide_default_value = true, hide_env_values = true)]
+    pub password: String,
+    /// Disable password authentication (public keys only).
+    #[arg(long)]
+    pub no_password: bool,
+    /// OpenSSH public key file(s) accepted for --user (repeatable; one key per line).
+    #[arg(long = "authorized-key")]
+    pub authorized_keys: Vec<PathBuf>,
+    /// OpenSSH private host key (default: an ephemeral ed25519 key).
+    #[arg(long)]
+    pub host_key: Option<PathBuf>,
+    /// Post-login banner; the shell then waits for `a` after `(Press 'a' to accept):`.
+    #[arg(long)]
+    pub banner: Option<String>,
+    /// Longest entry name.
+    #[arg(long, default_value_t = Limits::default().name_length)]
+    pub name_length: usize,
+    /// Most members per address group.
+    #[arg(long, default_value_t = Limits::default().max_members)]
+    pub max_members: usize,
+    /// Most entries per table and VDOM.
+    #[arg(long, default_value_t = Limits::default().max_entries)]
+    pub max_entries: usize,
+    /// Page length of the `--More--` pager (default: the client's terminal height, or 24).
+    #[arg(long)]
+    pub page_lines: Option<usize>,
+    /// `Version:` line of `get system status`.
+    #[arg(long, default_value = "FortiGate-VM64 v7.4.8,build2795,250523 (GA.M)")]
+    pub version_string: String,
+}
+
+/// Run a simulator until interrupted.
+pub fn run(_ctx: &Ctx, cmd: SimCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        SimCommand::Fortigate(a) => run_fortigate(a),
+    }
+}
+
+fn run_fortigate(a: FortigateArgs) -> anyhow::Result<Outcome> {
+    let mut authorized_keys = Vec::new();
+    for path in &a.authorized_keys {
+        authorized_keys.extend(read_authorized_keys(path)?);
+    }
+    let host_key = match &a.host_key {
+        Some(p) => Some(
+            russh::keys::load_secret_key(p, None)
+                .with_context(|| format!("loading host key {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let opts = SimOptions {
+        listen: a.listen,
+        profile: Profile {
+            hostname: a.hostname,
+            vdom_mode: a.vdom_mode,
+            limits: Limits {
+                name_length: a.name_length,
+                max_members: a.max_members,
+                max_entries: a.max_entries,
+            },
+            version: a.version_string,
+            ..Profile::default()
+        },
+        state_file: a.state,
+        initial_state: None,
+        user: a.user,
+        password: if a.no_password {
+            None
+        } else {
+            Some(Secret::new(a.password))
+        },
+        authorized_keys,
+        host_key,
+        banner: a.banner,
+        page_lines: a.page_lines,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let sim = FortiSim::start(opts).await?;
+        println!("listening on {}", sim.addr);
+        println!("host key {}", sim.host_key_fingerprint());
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        sim.shutdown().await
+    })?;
+    Ok(Outcome::Ok)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Parse an OpenSSH `authorized_keys`-style file (options prefixes are not supported).
+fn read_authorized_keys(path: &Path) -> anyhow::Result<Vec<russh::keys::PublicKey>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(i, l)| {
+            russh::keys::PublicKey::from_openssh(l.trim())
+                .with_context(|| format!("{}:{}: not an OpenSSH public key", path.display(), i + 1))
+        })
+        .collect()
+}
