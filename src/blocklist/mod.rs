@@ -212,18 +212,6 @@ impl BlocklistFile {
         let mut diags = Diagnostics::default();
         let mut file = BlocklistFile::empty(path);
         let lines = entry_lines(text);
-        // Byte offset of every line, so locating a key is O(entry), not O(file) (50k entries).
-        let starts: Vec<usize> = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        let locate_in_entry =
-            |_: &str, line: usize, key: &str| match starts.get(line.wrapping_sub(1)) {
-                Some(&off) => {
-                    let (l, c) = locate_in_entry(&text[off..], 1, key);
-                    (l + line - 1, c)
-                }
-                None => (0, 0),
-            };
         let lines_ok = lines.len() == raw_entries.len();
         let index = LineIndex::new(text);
         let at = |line: usize, key: &str| {
