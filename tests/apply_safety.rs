@@ -566,3 +566,76 @@ fn private_key_authentication_without_a_password() {
     assert_eq!(p.status.code(), Some(1), "{}", text(&p));
     assert!(stderr(&p).contains("rejected"), "{}", text(&p));
 }
+
+#[test]
+fn failure_inside_a_transaction_discards_everything() {
+    let mut h = Harness::new();
+    h.target_extra = "    transaction: true\n".into();
+    hand_made(&h);
+    let before = h.state(0);
+    h.commit_list(&ips(0..6), "six");
+    plan_ok(&h);
+    h.sim(0).fail_lines(FailRule {
+        pattern: "set subnet 192.0.2.20".into(),
+        code: -9,
+        message: "value parse error before '192.0.2.20'".into(),
+        times: None,
+    });
+    let a = apply(&h);
+    assert_eq!(a.status.code(), Some(1), "{}", text(&a));
+    assert!(
+        stderr(&a).contains("execute config-transaction abort"),
+        "{}",
+        text(&a)
+    );
+    let st = h.state(0);
+    // The addresses created before the failing line were staged only, then discarded.
+    assert_eq!(
+        names(&st, "address"),
+        names(&before, "address"),
+        "transaction was not rolled back"
+    );
+    assert_no_match_all(&st);
+}
+
+#[test]
+fn confirmation_on_a_terminal() {
+    // `script` gives the binary a pseudo-terminal on stdin.
+    let h = Harness::new();
+    h.commit_list(&ips(0..2), "two");
+    plan_ok(&h);
+    let bin = assert_cmd::cargo::cargo_bin("blockops");
+    let cmdline = format!("{} apply {}", bin.display(), h.plan_file("fw1").display());
+    let run = |answer: &str| {
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmdline, "/dev/null"])
+            .current_dir(h.path())
+            .env(PASSWORD_ENV, PASSWORD)
+            .env("BLOCKOPS_TODAY", TODAY)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        out
+    };
+    let o = run("no\n");
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Apply these changes?"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        names(&h.state(0), "address").is_empty(),
+        "applied without a yes"
+    );
+    let o = run("yes\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(names(&h.state(0), "address").len(), 2);
+}
