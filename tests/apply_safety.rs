@@ -361,6 +361,17 @@ fn hand_made_objects_are_left_alone() {
     let before = h.state(0);
     h.commit_list(&ips(0..3), "three");
     assert_eq!(h.plan_and_apply("fw1").status.code(), Some(0));
+    // Someone adds their own object to our group: it is not ours, so no change is planned.
+    let out = h.sim(0).run(&[
+        "config firewall addrgrp",
+        "edit \"blockops-v4\"",
+        "append member \"office-lan\"",
+        "next",
+        "end",
+    ]);
+    assert!(!out.iter().any(|l| l.contains("fail")), "{out:?}");
+    let p = h.run(&["plan", "--target", "fw1", "--detailed-exitcode"]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
     h.commit_list(&[], "empty list");
     let a = h.plan_and_apply("fw1");
     assert_eq!(a.status.code(), Some(0), "{}", text(&a));
@@ -380,7 +391,12 @@ fn hand_made_objects_are_left_alone() {
     let g = st
         .object("root", "firewall addrgrp", "blockops-v4")
         .expect("group kept");
-    assert_eq!(g.list("member"), ["bo-placeholder".to_string()]);
+    let mut members = g.list("member").to_vec();
+    members.sort();
+    assert_eq!(
+        members,
+        ["bo-placeholder".to_string(), "office-lan".to_string()]
+    );
     assert_no_match_all(&st);
 }
 

@@ -258,6 +258,11 @@ pub fn group_from(e: &Entry) -> Group {
     }
 }
 
+fn managed_members(mut g: Group, managed: &dyn Fn(&str) -> bool) -> Group {
+    g.members.retain(|m| managed(m));
+    g
+}
+
 /// Managed state from the four `show` outputs; also returns the shown text of every managed
 /// object (the backup).
 pub fn state_from_show(outputs: &[String; 4], managed: &dyn Fn(&str) -> bool) -> (State, String) {
@@ -283,11 +288,15 @@ pub fn state_from_show(outputs: &[String; 4], managed: &dyn Fn(&str) -> bool) ->
                 1 => {
                     st.addresses6.insert(e.name.clone(), address6_from(&e));
                 }
+                // Members someone added by hand to a managed group are not ours: they are
+                // neither counted nor ever unselected.
                 2 => {
-                    st.groups.insert(e.name.clone(), group_from(&e));
+                    st.groups
+                        .insert(e.name.clone(), managed_members(group_from(&e), managed));
                 }
                 _ => {
-                    st.groups6.insert(e.name.clone(), group_from(&e));
+                    st.groups6
+                        .insert(e.name.clone(), managed_members(group_from(&e), managed));
                 }
             }
         }
