@@ -149,3 +149,55 @@ fn offline_base_plans_between_revisions_without_the_device() {
             .contains("append member \"bo-198.51.100.9\"")
     );
 }
+
+#[test]
+fn comments_with_quotes_and_backslashes_round_trip() {
+    let h = Harness::new();
+    std::fs::create_dir_all(h.path().join("blocklists")).unwrap();
+    std::fs::write(
+        h.path().join("blocklists/manual.yaml"),
+        "entries:\n- value: 192.0.2.77\n  type: ipv4\n  sources: []\n  first_seen: 2026-11-01\n  comment: \"say \\\"hi\\\" \\\\ then; end # next? 'x'\"\n",
+    )
+    .unwrap();
+    h.commit("hostile comment");
+    let a = h.plan_and_apply("fw1");
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    let st = h.state(0);
+    let c = st
+        .object("root", "firewall address", "bo-192.0.2.77")
+        .and_then(|o| o.get("comment"))
+        .unwrap()
+        .to_string();
+    assert!(c.contains("say \"hi\" \\ then; end # next"), "{c}");
+    // Read back through `show` escaping, the state equals the desired one: nothing to do.
+    let p = h.run(&["plan", "--target", "fw1", "--detailed-exitcode"]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+}
+
+#[test]
+fn offline_plan_applies_when_the_device_holds_the_base_state() {
+    let h = Harness::new();
+    h.commit_list(&ips(0..3), "base");
+    assert_eq!(h.plan_and_apply("fw1").status.code(), Some(0));
+    let mut list = ips(0..3);
+    list.push("198.51.100.9".into());
+    h.commit_list(&list, "head");
+    let out = h.path().join("plans/offline.plan.json");
+    let p = h.run(&[
+        "plan",
+        "--target",
+        "fw1",
+        "--offline-base",
+        "HEAD~1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    let a = h.run(&["apply", "--yes", out.to_str().unwrap()]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(
+        h.state(0)
+            .object("root", "firewall address", "bo-198.51.100.9")
+            .is_some()
+    );
+}

@@ -400,10 +400,8 @@ impl Session {
                     }
                     self.prompt = prompt;
                     let body = String::from_utf8_lossy(&self.buf[start..tail_start]).to_string();
-                    self.transcript
-                        .push_str(&normalise(&String::from_utf8_lossy(
-                            &self.buf[..tail_start],
-                        )));
+                    let seen = normalise(&String::from_utf8_lossy(&self.buf[..tail_start]));
+                    self.transcript.push_str(&abridge(cmd, &seen));
                     self.transcript.push_str(&self.prompt);
                     self.transcript.push('\n');
                     return Ok(normalise(&body));
@@ -462,6 +460,22 @@ impl Session {
             .await;
         self.transcript()
     }
+}
+
+/// Long `show` output is cut in the transcript (the backup file holds the managed objects);
+/// everything else is kept verbatim.
+fn abridge(cmd: &str, text: &str) -> String {
+    const KEEP: usize = 30;
+    let n = text.lines().count();
+    if !cmd.starts_with("show") || n <= KEEP + 10 {
+        return text.to_string();
+    }
+    let mut out: String = text.lines().take(KEEP).flat_map(|l| [l, "\n"]).collect();
+    out.push_str(&format!(
+        "[... {} more lines of `{cmd}` output not kept in the transcript ...]\n",
+        n - KEEP
+    ));
+    out
 }
 
 /// Position just after the line (ending in `\n`) that ends with `needle`, if any.
