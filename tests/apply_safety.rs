@@ -655,3 +655,36 @@ fn confirmation_on_a_terminal() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(names(&h.state(0), "address").len(), 2);
 }
+
+#[test]
+fn silent_server_times_out_instead_of_hanging() {
+    let h = Harness::new();
+    // A TCP server that accepts and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in silent.incoming().take(2) {
+            conns.push(c);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    h.commit_list(&ips(0..1), "one");
+    let cfg = std::fs::read_to_string(h.path().join("blockops.yaml")).unwrap();
+    let cfg = cfg
+        .replace(
+            &format!("port: {}", h.sim(0).addr.port()),
+            &format!("port: {port}"),
+        )
+        .replace("connect_timeout: 5s", "connect_timeout: 1s");
+    std::fs::write(h.path().join("blockops.yaml"), cfg).unwrap();
+    let t = std::time::Instant::now();
+    let p = h.run(&["plan", "--target", "fw1"]);
+    assert_eq!(p.status.code(), Some(1), "{}", text(&p));
+    assert!(stderr(&p).contains("timed out"), "{}", text(&p));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+}
