@@ -426,6 +426,20 @@ fn paging_multi_vdom_and_transactions() {
     let st = h.state(0);
     assert_eq!(names(&st, "address").len(), 20);
     assert_eq!(st.console.output, "more");
+    // A VDOM that does not exist is reported, never created by `edit`.
+    h.target_extra = "    vdom: nosuch\n".into();
+    h.write_config();
+    let p = h.run(&["plan", "--target", "fw1"]);
+    assert_eq!(p.status.code(), Some(1), "{}", text(&p));
+    assert!(
+        stderr(&p).contains("VDOM `nosuch` does not exist"),
+        "{}",
+        text(&p)
+    );
+    assert!(
+        !h.state(0).vdoms.contains_key("nosuch"),
+        "plan created a VDOM"
+    );
     // Without `vdom:` the multi-VDOM device is refused with a clear message.
     h.target_extra = String::new();
     h.write_config();

@@ -405,6 +405,19 @@ pub fn check_vdom(c: &Console, vdom: Option<&str>, target: &str) -> anyhow::Resu
     }
 }
 
+/// VDOM names from `get` inside `config vdom` (`== [ root ]` lines).
+pub fn vdom_names(get_output: &str) -> Vec<String> {
+    get_output
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("== [")?
+                .strip_suffix(']')
+                .map(|n| n.trim().to_string())
+        })
+        .collect()
+}
+
 /// Read the managed objects (the console must be prepared).
 pub async fn read_state(
     s: &mut Session,
@@ -414,6 +427,15 @@ pub async fn read_state(
 ) -> anyhow::Result<(State, String)> {
     if let Some(v) = vdom {
         checked(s, "config vdom", patterns).await?;
+        // `edit <name>` under `config vdom` creates a VDOM: check that it exists first.
+        let list = checked(s, "get", patterns).await?;
+        if !vdom_names(&list).iter().any(|n| n == v) {
+            checked(s, "end", patterns).await?;
+            bail!(
+                "VDOM `{v}` does not exist on the device (it has: {})",
+                vdom_names(&list).join(", ")
+            );
+        }
         checked(s, &format!("edit {v}"), patterns)
             .await
             .with_context(|| format!("entering VDOM {v}"))?;
