@@ -130,7 +130,8 @@ pub fn run(g: &Global, a: ApplyArgs) -> anyhow::Result<Outcome> {
                 )
                 .into());
             }
-            let desired = plan::desired_at(&repo, oid, &cfg_rel, &target.name, plan.as_of_date()?)?;
+            let (desired, max_line) =
+                plan::desired_at(&repo, oid, &cfg_rel, &target.name, plan.as_of_date()?)?;
             let managed = plan::managed_from(&desired);
             let rules = validate::Rules {
                 vdom: target.vdom.as_deref(),
@@ -151,7 +152,7 @@ pub fn run(g: &Global, a: ApplyArgs) -> anyhow::Result<Outcome> {
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("."))
             });
-            let dopts = plan::delta_options(&cfg, &target);
+            let dopts = plan::delta_options(max_line, &target);
             anyhow::Ok(Some(Checked {
                 plan,
                 target,

@@ -167,11 +167,11 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     let mut errors: Vec<(String, anyhow::Error)> = Vec::new();
     for t in &targets {
         let r = (|| {
-            let desired = plan::desired_at(&repo, oid, &cfg_rel, &t.name, today)?;
+            let (desired, max_line) = plan::desired_at(&repo, oid, &cfg_rel, &t.name, today)?;
             let base = match base_oid {
-                Some(b) => Some(State::from_desired(&plan::desired_at(
-                    &repo, b, &cfg_rel, &t.name, today,
-                )?)),
+                Some(b) => Some(State::from_desired(
+                    &plan::desired_at(&repo, b, &cfg_rel, &t.name, today)?.0,
+                )),
                 None => None,
             };
             // Offline plans never touch the device, so they need no credentials.
@@ -183,7 +183,7 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
                     a.accept_new_host_key,
                 )?),
             };
-            anyhow::Ok((desired, base, opts))
+            anyhow::Ok((desired, max_line, base, opts))
         })();
         match r {
             Ok(p) => prepared.push((t.clone(), p)),
@@ -192,26 +192,26 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     }
     let futs: Vec<_> = prepared
         .into_iter()
-        .map(|(t, (desired, base, opts))| async move {
+        .map(|(t, (desired, max_line, base, opts))| async move {
             let current = match (base, opts) {
                 (Some(b), _) => Ok((b, None)),
                 (None, Some(opts)) => read_device(&opts, &t, &desired).await,
                 (None, None) => Err(anyhow!("no connection settings")),
             };
-            (t, desired, current)
+            (t, desired, max_line, current)
         })
         .collect();
     let results = plan::run_bounded(a.jobs as usize, futs)?;
 
     let mut rows = Vec::new();
     let mut any_changes = false;
-    for (t, desired, current) in results {
+    for (t, desired, max_line, current) in results {
         let r = (|| {
             let (current, notice) = current?;
             if let Some(n) = notice {
                 eprintln!("note: {n}");
             }
-            let d = delta::compute(&current, &desired, &plan::delta_options(&cfg, &t));
+            let d = delta::compute(&current, &desired, &plan::delta_options(max_line, &t));
             plan::check_removals(&cfg, &d.counts, current.len(), a.allow_large_change)?;
             let pf = PlanFile {
                 format_version: plan::FORMAT_VERSION,

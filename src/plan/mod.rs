@@ -113,14 +113,16 @@ pub fn date_string(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-/// The desired state of `target` at commit `oid`, with the configuration of that commit.
+/// The desired state of `target` at commit `oid`, rendered with the configuration of that
+/// commit, and that configuration's `max_line_length` (so the delta text depends only on the
+/// commit, the date and the device state).
 pub fn desired_at(
     repo: &Repository,
     oid: Oid,
     config_path: &str,
     target: &str,
     today: Date,
-) -> anyhow::Result<Desired> {
+) -> anyhow::Result<(Desired, usize)> {
     let src = RevSource::new(repo, oid)?;
     let ws = Workspace::load(&src, config_path)
         .map_err(|d| anyhow!("{d}"))
@@ -132,21 +134,14 @@ pub fn desired_at(
         )
     })?;
     let eff = ws.effective(today);
-    crate::fortios::render::desired(&ws, &eff, t)
+    let max_line = ws.config.render_for(t).max_line_length;
+    Ok((crate::fortios::render::desired(&ws, &eff, t)?, max_line))
 }
 
-/// Managed-object predicate for a target.
-pub fn managed_names(cfg: &Config, t: &Target) -> impl Fn(&str) -> bool + Send + Sync + 'static {
-    let rc = cfg.render_for(t);
-    let prefix = rc.prefix;
-    let groups = [rc.addrgrp, rc.addrgrp6];
-    move |n: &str| is_managed_name(&prefix, &groups, n)
-}
-
-/// Script shape for a target.
-pub fn delta_options(cfg: &Config, t: &Target) -> DeltaOptions {
+/// Script shape for a target (`max_line_length` from the commit's configuration).
+pub fn delta_options(max_line_length: usize, t: &Target) -> DeltaOptions {
     DeltaOptions {
-        max_line_length: cfg.render_for(t).max_line_length,
+        max_line_length,
         vdom: t.vdom.clone(),
         transaction: t.transaction,
     }
