@@ -201,3 +201,67 @@ fn offline_plan_applies_when_the_device_holds_the_base_state() {
             .is_some()
     );
 }
+
+/// The flow a user's CI would run: `blockops sim fortigate` as a separate process, a pinned
+/// host key fingerprint, plan + apply, and the simulator's state file as the evidence.
+#[test]
+fn against_the_standalone_simulator_process() {
+    use std::io::BufRead;
+    let h = Harness::new();
+    let state = h.path().join("fgt-state.json");
+    let bin = assert_cmd::cargo::cargo_bin("blockops");
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = std::process::Command::new(bin)
+        .args(["sim", "fortigate", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&state)
+        .env("BLOCKOPS_SIM_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut lines = std::io::BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut port = None;
+    let mut fp = None;
+    for l in lines.by_ref().take(10) {
+        let l = l.unwrap();
+        if let Some(a) = l.strip_prefix("listening on ") {
+            port = a.rsplit(':').next().map(str::to_string);
+        }
+        if let Some(f) = l.strip_prefix("host key ") {
+            fp = Some(f.trim().to_string());
+        }
+        if port.is_some() && fp.is_some() {
+            break;
+        }
+    }
+    let (port, fp) = (
+        port.expect("port printed"),
+        fp.expect("fingerprint printed"),
+    );
+    let cfg = format!(
+        "guardrails:\n  max_removals: 100%\ntargets:\n  - name: ci\n    host: 127.0.0.1\n    port: {port}\n    password: {{env: {PASSWORD_ENV}}}\n    host_key_fingerprint: \"{fp}\"\n"
+    );
+    std::fs::write(h.path().join("blockops.yaml"), cfg).unwrap();
+    h.set_blocklist(&ips(0..4));
+    h.commit("ci");
+    let p = h.run(&["plan", "--target", "ci"]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    let a = h.run(&["apply", "--yes", h.plan_file("ci").to_str().unwrap()]);
+    let p2 = h.run(&["plan", "--target", "ci", "--detailed-exitcode"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(child);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(p2.status.code(), Some(0), "{}", text(&p2));
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        saved.contains("bo-192.0.2.19"),
+        "state file lacks the applied objects"
+    );
+}
