@@ -265,3 +265,39 @@ fn against_the_standalone_simulator_process() {
         "state file lacks the applied objects"
     );
 }
+
+#[test]
+fn growing_into_child_groups_and_back() {
+    // max_group_members is 50 in the harness: 120 addresses need child groups, 30 do not.
+    let h = Harness::new();
+    h.commit_list(&ips(0..30), "small");
+    assert_eq!(h.plan_and_apply("fw1").status.code(), Some(0));
+    let big: Vec<String> = (0..120)
+        .map(|i| format!("198.51.100.{i}"))
+        .chain(ips(0..30))
+        .collect();
+    h.commit_list(&big, "big");
+    let a = h.plan_and_apply("fw1");
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    let st = h.state(0);
+    let groups = names(&st, "addrgrp");
+    assert!(
+        groups
+            .iter()
+            .filter(|g| g.starts_with("blockops-v4-"))
+            .count()
+            >= 3,
+        "{groups:?}"
+    );
+    let p = h.run(&["plan", "--target", "fw1", "--detailed-exitcode"]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+
+    h.commit_list(&ips(0..30), "small again");
+    let a = h.plan_and_apply("fw1");
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    let st = h.state(0);
+    assert_eq!(names(&st, "address").len(), 30);
+    let p = h.run(&["plan", "--target", "fw1", "--detailed-exitcode"]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    assert_no_match_all(&st);
+}
