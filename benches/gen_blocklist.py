@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Synthetic canonical blocklist: N indicators, 70% IPv4, 10% IPv6, 20% FQDN.
 
-usage: gen_blocklist.py N SEED [SKIP_EVERY]   (deterministic for a given N and SEED)
+usage: gen_blocklist.py N SEED [CHURN]
+Deterministic for given arguments. With CHURN, the same list minus CHURN entries plus CHURN
+new ones (for a diff between two commits that differ by CHURN indicators each way).
 """
 import ipaddress
 import random
@@ -22,6 +24,19 @@ while len(v6) < n * 10 // 100:
     v6.add(ipaddress.IPv6Address((0x2001_0db8 << 96) | rng.randrange(0, 1 << 96)))
 while len(fq) < n - len(v4) - len(v6):
     fq.add(f"{rng.choice(words)}{rng.randrange(10**7)}.{rng.choice(words)}.{rng.choice(tlds)}")
+churn = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+if churn:
+    crng = random.Random(seed + 1)
+    for bucket in (v4, v6, fq):
+        k = churn * (len(bucket)) // n
+        for x in crng.sample(sorted(bucket, key=str), k):
+            bucket.discard(x)
+    added = 0
+    while added < churn:
+        a = ipaddress.IPv4Address((203 << 24) | (crng.randrange(0, 1 << 16) << 8) | crng.randrange(1, 255))
+        if a not in v4:
+            v4.add(a)
+            added += 1
 out = ["# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\n", "entries:\n"]
 def emit(value, kind, quote=False):
     v = f'"{value}"' if quote else value

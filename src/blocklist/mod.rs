@@ -7,7 +7,7 @@ pub mod allowlist;
 pub mod guard;
 pub mod indicator;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -221,7 +221,6 @@ impl BlocklistFile {
                 (0, 0)
             }
         };
-        let mut seen: HashMap<Indicator, usize> = HashMap::with_capacity(raw_entries.len());
         for (i, r) in raw_entries.into_iter().enumerate() {
             let line = if lines_ok { lines[i] } else { 0 };
             let value = match Indicator::parse(&r.value) {
@@ -272,17 +271,6 @@ impl BlocklistFile {
                 ));
                 continue;
             }
-            if let Some(first) = seen.get(&value) {
-                let (vline, vcol) = at(line, "value");
-                diags.push(Diagnostic::error(
-                    path,
-                    vline,
-                    vcol,
-                    format!("`{value}` is listed twice (first at line {first})"),
-                ));
-                continue;
-            }
-            seen.insert(value.clone(), line);
             file.entries.push(Entry {
                 value,
                 sources: r.sources.into_iter().collect(),
@@ -293,7 +281,28 @@ impl BlocklistFile {
                 line,
             });
         }
+        // Stable sort keeps file order among equal values: the first listing wins and
+        // every later one is reported.
         file.sort();
+        let mut kept: Vec<Entry> = Vec::with_capacity(file.entries.len());
+        for e in std::mem::take(&mut file.entries) {
+            match kept.last() {
+                Some(first) if first.value == e.value => {
+                    let (vline, vcol) = at(e.line, "value");
+                    diags.push(Diagnostic::error(
+                        path,
+                        vline,
+                        vcol,
+                        format!(
+                            "`{}` is listed twice (first at line {})",
+                            e.value, first.line
+                        ),
+                    ));
+                }
+                _ => kept.push(e),
+            }
+        }
+        file.entries = kept;
         (file, diags)
     }
 
@@ -392,7 +401,7 @@ mod fast {
         }
     }
 
-    fn list<'a>(s: &'a str) -> Option<Vec<&'a str>> {
+    fn list(s: &str) -> Option<Vec<&str>> {
         let inner = s.strip_prefix('[')?.strip_suffix(']')?;
         if inner.is_empty() {
             return Some(Vec::new());

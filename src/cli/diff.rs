@@ -30,10 +30,32 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let repo = ctx.repo();
-    let head = ctx.load(repo.as_ref(), &args.head)?;
-    let base = match &args.base {
-        Some(rev) => ctx.load(repo.as_ref(), rev)?,
-        None => default_base(ctx, repo.as_ref(), &args.head, &head)?,
+    let base_rev = match &args.base {
+        Some(rev) => Some(rev.clone()),
+        None => default_base_rev(repo.as_ref(), &args.head)?,
+    };
+    drop(repo);
+    // Base and head are independent: load them on two threads (each opens its own
+    // repository handle; git2 handles are not shared between threads).
+    let (head, base) = std::thread::scope(|s| {
+        let base_job = base_rev.as_ref().map(|rev| {
+            s.spawn(move || {
+                let repo = ctx.repo();
+                ctx.load(repo.as_ref(), rev)
+            })
+        });
+        let repo = ctx.repo();
+        let head = ctx.load(repo.as_ref(), &args.head);
+        let base = base_job.map(|j| {
+            j.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("loading the base revision panicked")))
+        });
+        (head, base)
+    });
+    let head = head?;
+    let base = match base {
+        Some(b) => b?,
+        None => Workspace::empty(&head.config),
     };
     let report = diff::compute(&base, &head, crate::blocklist::today())?;
     let text = match args.format {
@@ -49,30 +71,27 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     })
 }
 
-/// HEAD~1 (or HEAD for the work tree); the empty repository when there is no such commit.
-fn default_base(
-    ctx: &Ctx,
+/// HEAD~1 (or HEAD for the work tree); `None` (the empty repository) when there is no such commit.
+fn default_base_rev(
     repo: Option<&git2::Repository>,
     head_rev: &str,
-    head: &Workspace,
-) -> anyhow::Result<Workspace> {
+) -> anyhow::Result<Option<String>> {
     let Some(repo) = repo else {
-        return Ok(Workspace::empty(&head.config));
+        return Ok(None);
     };
-    let base_rev = if head_rev == "WORKTREE" {
-        "HEAD".to_string()
-    } else {
-        let oid = gitops::resolve(repo, head_rev)?;
-        let commit = repo.find_commit(oid)?;
-        if commit.parent_count() == 0 {
-            return Ok(Workspace::empty(&head.config));
-        }
-        commit.parent_id(0)?.to_string()
-    };
-    if head_rev == "WORKTREE" && repo.head().is_err() {
-        return Ok(Workspace::empty(&head.config));
+    if head_rev == "WORKTREE" {
+        return Ok(repo
+            .head()
+            .ok()
+            .and_then(|h| h.target())
+            .map(|oid| oid.to_string()));
     }
-    ctx.load(Some(repo), &base_rev)
+    let oid = gitops::resolve(repo, head_rev)?;
+    let commit = repo.find_commit(oid)?;
+    if commit.parent_count() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(commit.parent_id(0)?.to_string()))
 }
 
 fn colorize(text: &str, on: bool) -> String {

@@ -206,14 +206,8 @@ pub fn desired_with(
 ) -> anyhow::Result<Desired> {
     let mut addresses = Vec::new();
     let mut addresses6 = Vec::new();
-    let mut names = BTreeSet::new();
     for b in &eff.blocked {
         let name = object_name(&rc.prefix, b.value, rc.max_name_length);
-        if !names.insert(name.clone()) {
-            bail!(
-                "two indicators map to the object name `{name}`; shorten the prefix or raise max_name_length"
-            );
-        }
         let comment = address_comment(b);
         let kind = match b.value {
             Indicator::V4(n) => AddressKind::Subnet {
@@ -232,6 +226,15 @@ pub fn desired_with(
             addresses6.push(a)
         } else {
             addresses.push(a)
+        }
+    }
+    for list in [&mut addresses, &mut addresses6] {
+        list.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        if let Some(w) = list.windows(2).find(|w| w[0].name == w[1].name) {
+            bail!(
+                "two indicators map to the object name `{}`; shorten the prefix or raise max_name_length",
+                w[0].name
+            );
         }
     }
     let groups = family(rc, &mut addresses, &rc.addrgrp, false)?;
@@ -367,9 +370,96 @@ fn split<'a>(
 /// Render the full desired-state script of a target.
 pub fn script(ws: &Workspace, desired: &Desired, target: &Target) -> anyhow::Result<String> {
     let rc = ws.config.render_for(target);
-    ws.templates
-        .render("full.j2", desired, &rc, Value::UNDEFINED)
+    full_script(&ws.templates, desired, &rc)
         .with_context(|| format!("rendering target {}", target.name))
+}
+
+/// The full script through `full.j2`. While the repository does not override the built-in
+/// templates, a native renderer produces the same bytes much faster (100 000 objects in a few
+/// milliseconds instead of most of a second); a test keeps the two identical.
+pub fn full_script(t: &Templates, desired: &Desired, rc: &RenderConfig) -> anyhow::Result<String> {
+    if t.overridden.contains("full.j2") || t.overridden.contains("objects.j2") {
+        t.render("full.j2", desired, rc, Value::UNDEFINED)
+    } else {
+        Ok(native_full(desired, rc))
+    }
+}
+
+/// Native equivalent of the built-in `full.j2` + `objects.j2`.
+fn native_full(d: &Desired, rc: &RenderConfig) -> String {
+    use std::fmt::Write as _;
+    let n = d.addresses.len() + d.addresses6.len();
+    let mut o = String::with_capacity(256 + n * 120);
+    if let Some(v) = &d.vdom {
+        let _ = write!(o, "config vdom\nedit {v}\n");
+    }
+    let color = |o: &mut String, c: u8| {
+        if c != 0 {
+            let _ = write!(o, "\n        set color {c}");
+        }
+    };
+    o.push_str("config firewall address");
+    for a in &d.addresses {
+        let _ = write!(o, "\n    edit {}", quote::fq(&a.name));
+        match &a.kind {
+            AddressKind::Fqdn { fqdn } => {
+                let _ = write!(
+                    o,
+                    "\n        set type fqdn\n        set fqdn {}",
+                    quote::fq(fqdn)
+                );
+            }
+            AddressKind::Subnet { subnet } => {
+                let _ = write!(o, "\n        set subnet {subnet}");
+            }
+            AddressKind::Ip6 { ip6 } => {
+                // Not produced for `addresses`; rendered as the template would (`subnet` undefined).
+                let _ = write!(o, "\n        set subnet {ip6}");
+            }
+        }
+        let _ = write!(o, "\n        set comment {}", quote::fq(&a.comment));
+        color(&mut o, a.color);
+        o.push_str("\n    next");
+    }
+    o.push_str("\nend\nconfig firewall address6");
+    for a in &d.addresses6 {
+        let ip6 = match &a.kind {
+            AddressKind::Ip6 { ip6 } => ip6.as_str(),
+            AddressKind::Subnet { subnet } => subnet.as_str(),
+            AddressKind::Fqdn { fqdn } => fqdn.as_str(),
+        };
+        let _ = write!(
+            o,
+            "\n    edit {}\n        set ip6 {ip6}\n        set comment {}",
+            quote::fq(&a.name),
+            quote::fq(&a.comment)
+        );
+        color(&mut o, a.color);
+        o.push_str("\n    next");
+    }
+    for (title, groups) in [("addrgrp", &d.groups), ("addrgrp6", &d.groups6)] {
+        let _ = write!(o, "\nend\nconfig firewall {title}");
+        for g in groups {
+            let _ = write!(o, "\n    edit {}", quote::fq(&g.name));
+            for (i, line) in member_lines(&g.members, rc.max_line_length)
+                .iter()
+                .enumerate()
+            {
+                let verb = if i == 0 { "set" } else { "append" };
+                let _ = write!(o, "\n        {verb} member {line}");
+            }
+            let _ = write!(
+                o,
+                "\n        set comment {}\n    next",
+                quote::fq(&g.comment)
+            );
+        }
+    }
+    o.push_str("\nend\n");
+    if d.vdom.is_some() {
+        o.push_str("end\n");
+    }
+    o
 }
 
 /// External threat-feed files: (IP/network list, domain list), one per line.
@@ -497,6 +587,38 @@ mod tests {
             moved_total += moved.len();
         }
         assert!(moved_total <= 100, "{moved_total} members moved");
+    }
+
+    #[test]
+    fn native_renderer_matches_the_builtin_templates_byte_for_byte() {
+        let mut values = ips(1500);
+        values.extend([
+            "evil.example".to_string(),
+            "2001:db8::1".into(),
+            "2001:db8:1::/48".into(),
+            "198.51.100.0/24".into(),
+        ]);
+        let t = Templates::builtin();
+        for (vals, max, vdom, color) in [
+            (values.clone(), 600, None, 0),
+            (values.clone(), 100, Some("root".to_string()), 7),
+            (Vec::new(), 600, None, 0),
+            (vec!["2001:db8::5".to_string()], 600, Some("ot".into()), 0),
+        ] {
+            let mut cfg = Config::default();
+            cfg.render.max_group_members = max;
+            cfg.render.color = color;
+            let mut ws = ws_with(&vals, cfg);
+            if let Some(e) = ws.files[0].entries.first_mut() {
+                e.comment = Some("q\"uote\\ back? \u{202E}".into());
+            }
+            let eff = ws.effective(crate::blocklist::today());
+            let d = desired_with(&ws.config.render, &eff, "fw", vdom).unwrap();
+            let via_template = t
+                .render("full.j2", &d, &ws.config.render, Value::UNDEFINED)
+                .unwrap();
+            assert_eq!(native_full(&d, &ws.config.render), via_template);
+        }
     }
 
     #[test]
