@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and one function per command.
 mod check;
 mod diff;
+mod explain;
 mod fmt;
 mod render;
 mod sim;
@@ -94,6 +95,19 @@ pub enum Command {
         after_help = "Examples:\n  blockops apply plans/fw1.plan.json\n  blockops apply plans/ --yes --jobs 4"
     )]
     Apply(apply::ApplyArgs),
+    /// Why is VALUE blocked or not: file and entry, guardrail or allowlist rule, targets and groups.
+    #[command(
+        after_help = "Examples:\n  blockops explain 203.0.113.7\n  blockops explain c2.evil.example --format json"
+    )]
+    Explain(explain::Args),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  blockops completions bash > /etc/bash_completion.d/blockops\n  blockops completions zsh > \"${fpath[1]}/_blockops\""
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Run a simulator (FortiGate over SSH) for tests, demos and CI.
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -110,6 +124,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Plan(a) => plan::run(&ctx.global, a),
         Command::Apply(a) => apply::run(&ctx.global, a),
+        Command::Explain(a) => explain::run(&ctx, a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "blockops", &mut std::io::stdout());
+            Ok(Outcome::Ok)
+        }
         Command::Sim(c) => sim::run(&ctx, c),
     }
 }
