@@ -446,7 +446,10 @@ fn window_splitting_returns_more_rows_than_the_limit() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["entries"], 60, "{v}");
     assert!(v["stats"]["window_splits"].as_u64().unwrap() >= 1, "{v}");
-    assert!(env.sim.count(Endpoint::VisualSearch) >= 60 / 9, "one query cannot hold 60 rows");
+    assert!(
+        env.sim.count(Endpoint::VisualSearch) >= 60 / 9,
+        "one query cannot hold 60 rows"
+    );
     assert_eq!(env.pulled().matches("- value:").count(), 60);
 }
 
