@@ -542,3 +542,36 @@ fn sim_cli_prints_its_url_and_serves_the_given_fixture() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn bad_ca_certificate_and_credentials_in_url_are_rejected_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let s = ClientSettings {
+        url: "https://cybereason.example:8443".into(),
+        username: "u".into(),
+        password: Secret::new("pw"),
+        timeout: Duration::from_secs(1),
+        retries: 0,
+        retry_backoff: Duration::from_millis(1),
+        ca_cert: Some(ca.clone()),
+        insecure_skip_verify: false,
+    };
+    let e = Client::new(s.clone()).unwrap_err();
+    assert!(matches!(e, ClientError::CaCert { .. }), "{e:?}");
+    assert!(e.to_string().contains(&ca.display().to_string()), "{e}");
+    let e = Client::new(ClientSettings {
+        url: "https://u:secret@cybereason.example".into(),
+        ca_cert: None,
+        ..s.clone()
+    })
+    .unwrap_err();
+    assert!(!e.to_string().contains("secret"), "{e}");
+    let insecure = ClientSettings {
+        ca_cert: None,
+        insecure_skip_verify: true,
+        ..s
+    };
+    assert!(Client::new(insecure).is_ok());
+}
