@@ -446,7 +446,10 @@ fn window_splitting_returns_more_rows_than_the_limit() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["entries"], 60, "{v}");
     assert!(v["stats"]["window_splits"].as_u64().unwrap() >= 1, "{v}");
-    assert!(env.sim.count(Endpoint::VisualSearch) >= 60 / 9, "one query cannot hold 60 rows");
+    assert!(
+        env.sim.count(Endpoint::VisualSearch) >= 60 / 9,
+        "one query cannot hold 60 rows"
+    );
     assert_eq!(env.pulled().matches("- value:").count(), 60);
 }
 
@@ -561,4 +564,16 @@ fn password_never_appears_in_any_output() {
         all.contains(&format!("login to {}/login.html failed", env.sim.url())),
         "{all}"
     );
+}
+
+#[test]
+fn malops_fall_back_to_detection_inbox_when_v2_is_missing() {
+    let env = setup(FIXTURE);
+    env.sim
+        .inject(Fault::new(Endpoint::Malops, FaultKind::Status(404)));
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.sim.count(Endpoint::DetectionInbox), 1);
+    let e = entry(&env.pulled(), "203.0.113.9").unwrap().to_string();
+    assert!(e.contains("malops: [\"11.-4319097116418812958\"]"), "{e}");
 }
