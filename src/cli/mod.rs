@@ -84,7 +84,9 @@ pub enum Command {
     )]
     Diff(diff::Args),
     /// Pull indicators from Cybereason into the blocklist file.
-    #[command(after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json")]
+    #[command(
+        after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json"
+    )]
     Pull(pull::PullArgs),
     /// Run a simulator (Cybereason REST API, FortiGate over SSH) for tests, demos and CI.
     #[command(subcommand)]

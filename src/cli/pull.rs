@@ -311,7 +311,10 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo();
     let ws = ctx.load(repo.as_ref(), "WORKTREE")?;
     drop(repo);
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "repository loaded");
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "repository loaded"
+    );
     let cfg = ws
         .config
         .cybereason
@@ -349,7 +352,10 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
         r
     });
     progress.finish();
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "collection finished");
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "collection finished"
+    );
     let collected = result.map_err(|e| {
         anyhow!(
             "{}",
