@@ -575,3 +575,67 @@ fn bad_ca_certificate_and_credentials_in_url_are_rejected_up_front() {
     };
     assert!(Client::new(insecure).is_ok());
 }
+
+#[tokio::test]
+async fn reputations_list_pages_and_bad_bodies_are_400() {
+    let sim = default_sim();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    http.post(format!("{}/login.html", sim.url()))
+        .form(&[
+            ("username", "api@blockops.example"),
+            ("password", "blockops-sim"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    sim.set_reputation("198.51.100.250", "blacklist", "set in test");
+    let list = |page: u64| {
+        let http = http.clone();
+        let url = format!("{}/rest/classification/reputations/list", sim.url());
+        async move {
+            let v: Value = http
+                .post(url)
+                .json(&json!({"filter": {"maliciousType": "blacklist", "includeExpired": false}, "page": page, "size": 4}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let p0 = list(0).await;
+    assert_eq!(p0["outcome"], "success");
+    assert_eq!(p0["data"]["total"], 7, "{p0}");
+    assert_eq!(p0["data"]["reputations"].as_array().unwrap().len(), 4);
+    let p1 = list(1).await;
+    let keys: Vec<&str> = p1["data"]["reputations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys.contains(&"c2.evil.example"), "{keys:?}");
+    let item = p1["data"]["reputations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "c2.evil.example")
+        .unwrap();
+    assert_eq!(item["reputationType"], "DOMAIN");
+    assert_eq!(list(2).await["data"]["reputations"], json!([]));
+
+    let r = http
+        .post(format!("{}/rest/visualsearch/query/simple", sim.url()))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
