@@ -421,6 +421,10 @@ pub struct Target {
     /// Render settings for this target (each key overrides the global `render:`).
     #[serde(default)]
     pub render: RenderOverrides,
+    /// Text in a device reply that marks a pushed line as failed (research §5) [U: extend if
+    /// your firmware words errors differently].
+    #[serde(default = "crate::fortios::device::default_error_patterns")]
+    pub error_patterns: Vec<String>,
 }
 
 fn default_ssh_port() -> u16 {

@@ -1,6 +1,8 @@
 //! Command-line definitions (clap) and one function per command.
 mod check;
+mod demo;
 mod diff;
+mod explain;
 mod fmt;
 mod render;
 mod sim;
@@ -16,6 +18,8 @@ use crate::error::Outcome;
 use crate::gitops;
 use crate::workspace::Workspace;
 
+pub mod apply;
+pub mod plan;
 pub mod pull;
 
 /// blockops: Cybereason EDR indicators → YAML blocklist in git → FortiOS, reviewed and pushed safely.
@@ -83,6 +87,34 @@ pub enum Command {
         after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code"
     )]
     Diff(diff::Args),
+    /// Read the device's managed objects and write a plan with the minimal delta script.
+    #[command(
+        after_help = "Examples:\n  blockops plan --target fw1\n  blockops plan --all --out plans/ --detailed-exitcode\n  blockops plan --target fw1 --offline-base origin/main --out preview.json"
+    )]
+    Plan(plan::PlanArgs),
+    /// Verify an approved plan and push it to the device.
+    #[command(
+        after_help = "Examples:\n  blockops apply plans/fw1.plan.json\n  blockops apply plans/ --yes --jobs 4"
+    )]
+    Apply(apply::ApplyArgs),
+    /// Why is VALUE blocked or not: file and entry, guardrail or allowlist rule, targets and groups.
+    #[command(
+        after_help = "Examples:\n  blockops explain 203.0.113.7\n  blockops explain c2.evil.example --format json"
+    )]
+    Explain(explain::Args),
+    /// Run the whole pipeline against built-in simulators (nothing external needed).
+    #[command(
+        after_help = "Examples:\n  blockops demo\n  blockops demo --dir /tmp/blockops-demo   # keep the repository to look around"
+    )]
+    Demo(demo::Args),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  blockops completions bash > /etc/bash_completion.d/blockops\n  blockops completions zsh > \"${fpath[1]}/_blockops\""
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Pull indicators from Cybereason into the blocklist file.
     #[command(
         after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json"
@@ -102,6 +134,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fmt(a) => fmt::run(&ctx, a),
         Command::Render(a) => render::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Plan(a) => plan::run(&ctx.global, a),
+        Command::Apply(a) => apply::run(&ctx.global, a),
+        Command::Explain(a) => explain::run(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "blockops", &mut std::io::stdout());
+            Ok(Outcome::Ok)
+        }
         Command::Pull(a) => pull::run(&ctx, a),
         Command::Sim(c) => sim::run(&ctx, c),
     }

@@ -1,0 +1,181 @@
+//! Benchmark (not a test): `blockops plan` against a simulated FortiGate holding N managed
+//! objects, and `blockops apply` of a D-object delta with per-line error checking.
+//!
+//! `cargo bench --bench plan_apply` (env `BENCH_OBJECTS` indicators, default 51000 so that the device holds over 50 000 managed objects before the delta; `BENCH_DELTA`,
+//! default 1000). Prints wall-clock times of the real binary over SSH on 127.0.0.1.
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use blockops::fortios::device::State;
+use blockops::gitops::WorktreeSource;
+use blockops::plan::delta::{self, DeltaOptions};
+use blockops::sim::fortigate::{FortiSim, Limits, Profile, SimOptions};
+use blockops::workspace::Workspace;
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "b")
+        .env("GIT_AUTHOR_EMAIL", "b@example.com")
+        .env("GIT_COMMITTER_NAME", "b")
+        .env("GIT_COMMITTER_EMAIL", "b@example.com")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "git {args:?} failed");
+}
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+fn main() {
+    let n = env_usize("BENCH_OBJECTS", 51_000);
+    let d = env_usize("BENCH_DELTA", 1_000).min(n);
+    let bin = env!("CARGO_BIN_EXE_blockops");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+
+    let profile = Profile {
+        limits: Limits {
+            max_entries: n + 10_000,
+            ..Limits::default()
+        },
+        ..Profile::default()
+    };
+    let sim = rt
+        .block_on(FortiSim::start(SimOptions {
+            profile,
+            password: Some(blockops::secret::Secret::new("bench-pw")),
+            ..Default::default()
+        }))
+        .unwrap();
+    std::fs::write(
+        root.join("known_hosts"),
+        format!("{}\n", sim.known_hosts_line()),
+    )
+    .unwrap();
+    std::fs::write(root.join(".gitignore"), "plans/\nknown_hosts\n").unwrap();
+    std::fs::write(
+        root.join("blockops.yaml"),
+        format!(
+            "guardrails:\n  max_removals: 100%\ntargets:\n  - name: fw1\n    host: 127.0.0.1\n    port: {}\n    password: {{env: BENCH_PW}}\n    known_hosts: known_hosts\n    command_timeout: 60s\n",
+            sim.addr.port()
+        ),
+    )
+    .unwrap();
+    let mut y = String::from("entries:\n");
+    for i in 0..n as u32 {
+        let ip = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(45, 0, 0, 1)) + i);
+        y.push_str(&format!(
+            "- value: {ip}\n  type: ipv4\n  sources: [reputation]\n  first_seen: 2026-11-01\n"
+        ));
+    }
+    std::fs::create_dir_all(root.join("blocklists")).unwrap();
+    std::fs::write(root.join("blocklists/cybereason.yaml"), y).unwrap();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "bench"]);
+
+    // Seed the device with the desired state minus `d` addresses, through its own CLI.
+    let today = blockops::blocklist::today();
+    let ws = Workspace::load(
+        &WorktreeSource {
+            root: root.to_path_buf(),
+        },
+        "blockops.yaml",
+    )
+    .unwrap();
+    let eff = ws.effective(today);
+    let mut desired = blockops::fortios::render::desired(&ws, &eff, &ws.config.targets[0]).unwrap();
+    let dropped: std::collections::BTreeSet<String> = desired
+        .addresses
+        .iter()
+        .take(d)
+        .map(|a| a.name.clone())
+        .collect();
+    desired.addresses.retain(|a| !dropped.contains(&a.name));
+    for g in &mut desired.groups {
+        g.members.retain(|m| !dropped.contains(m));
+    }
+    let opts = DeltaOptions {
+        max_line_length: 400,
+        vdom: None,
+        transaction: false,
+    };
+    let seed = delta::compute(&State::default(), &desired, &opts).script;
+    let t = Instant::now();
+    let lines: Vec<&str> = seed.lines().map(str::trim).collect();
+    // One session: `sim.run` starts a fresh CLI session per call.
+    let out = sim.run(&lines);
+    assert!(
+        !out.iter().any(|l| l.contains("Command fail")),
+        "seeding failed: {:?}",
+        out.iter().find(|l| l.contains("fail"))
+    );
+    let objects = desired.addresses.len()
+        + desired.groups.len()
+        + desired.addresses6.len()
+        + desired.groups6.len();
+    eprintln!(
+        "seeded {objects} managed objects ({} CLI lines) in {:.2?}",
+        lines.len(),
+        t.elapsed()
+    );
+
+    let run = |args: &[&str]| {
+        let t = Instant::now();
+        let out = Command::new(bin)
+            .args(args)
+            .current_dir(root)
+            .env("BENCH_PW", "bench-pw")
+            .env("BLOCKOPS_TODAY", blockops::plan::date_string(today))
+            .output()
+            .unwrap();
+        let el = t.elapsed();
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 2),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        el
+    };
+    let plan_t = run(&["plan", "--target", "fw1", "-q"]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("plans/fw1.plan.json")).unwrap())
+            .unwrap();
+    let lines_n = plan["script"].as_str().unwrap().lines().count();
+    println!(
+        "plan: device with {objects} managed objects, delta of {} adds ({lines_n} lines): {:.2?} (target < 5s)",
+        plan["counts"]["adds"], plan_t
+    );
+    let apply_t = run(&["apply", "--yes", "-q", "plans/fw1.plan.json"]);
+    println!(
+        "apply: {d}-object delta, {lines_n} lines checked one by one, incl. state read before and read-back after: {:.2?} (target < 10s)",
+        apply_t
+    );
+    let replan_t = run(&["plan", "--target", "fw1", "-q", "--detailed-exitcode"]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("plans/fw1.plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        plan["has_changes"], false,
+        "not converged: {}",
+        plan["script"]
+    );
+    println!(
+        "plan after apply (no changes, {} objects): {:.2?}",
+        plan["device_objects"], replan_t
+    );
+    rt.block_on(sim.shutdown()).ok();
+}

@@ -1,0 +1,331 @@
+//! `blockops plan`: desired state at a revision vs. the device (or another revision) → the
+//! minimal delta script, written to a plan file for review and `apply`.
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+
+use crate::cli::Global;
+use crate::config::{Config, Target};
+use crate::error::{Outcome, Refused, is_refusal, render_chain};
+use crate::fortios::device::State;
+use crate::fortios::ssh::ConnectOptions;
+use crate::gitops;
+use crate::plan::{self, Base, Device, PlanFile, Shard, delta};
+
+/// Arguments of `blockops plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Target to plan for (repeatable); default: the only configured target.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Plan for every configured target.
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
+    /// Only the I-th of N deterministic shares of the selected targets (CI matrix jobs).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Revision to render the desired state from.
+    #[arg(long, default_value = "HEAD")]
+    pub rev: String,
+    /// Plan file (`*.json`, one target) or directory for `<target>.plan.json` files.
+    #[arg(long, value_name = "PATH", default_value = "plans")]
+    pub out: PathBuf,
+    /// Compute the delta from the desired state at this revision instead of reading the device.
+    #[arg(long, value_name = "REV")]
+    pub offline_base: Option<String>,
+    /// Exit 2 when any plan has changes, 0 when none has.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Allow plans that remove more objects than guardrails.max_removals.
+    #[arg(long)]
+    pub allow_large_change: bool,
+    /// Record an unknown host key in the known_hosts file (explicit trust on first use).
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Devices contacted at the same time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+/// Load the work-tree configuration.
+pub fn load_config(g: &Global) -> anyhow::Result<Config> {
+    let path = g.repo.join(&g.config);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Config::parse(&text, &g.config.to_string_lossy()).map_err(|d| anyhow!("{d}"))
+}
+
+/// The configuration path as used inside the repository.
+pub fn config_rel(g: &Global) -> String {
+    g.config.to_string_lossy().replace('\\', "/")
+}
+
+/// One row of a per-target result table.
+pub struct Row {
+    pub target: String,
+    pub result: String,
+    pub counts: Option<delta::Counts>,
+    pub lines: usize,
+    pub detail: String,
+}
+
+/// Print the result table (only when several targets were involved).
+pub fn print_table(rows: &[Row]) {
+    let w = rows
+        .iter()
+        .map(|r| r.target.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:w$}  {:10}  {:>6}  {:>6}  {:>6}  {:>6}  DETAIL",
+        "TARGET", "RESULT", "ADD", "REMOVE", "MODIFY", "LINES"
+    );
+    for r in rows {
+        let (a, d, m) = r
+            .counts
+            .map_or((String::new(), String::new(), String::new()), |c| {
+                (
+                    c.adds.to_string(),
+                    c.removes.to_string(),
+                    c.modifies.to_string(),
+                )
+            });
+        println!(
+            "{:w$}  {:10}  {a:>6}  {d:>6}  {m:>6}  {:>6}  {}",
+            r.target, r.result, r.lines, r.detail
+        );
+    }
+}
+
+/// Turn per-target errors into the command result: refusals only → exit 3, else exit 1.
+pub fn combine(errors: Vec<(String, anyhow::Error)>, what: &str) -> anyhow::Result<()> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => {
+            let (t, e) = errors
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("unreachable"))?;
+            Err(e.context(format!("target `{t}`")))
+        }
+        n => {
+            let all_refused = errors.iter().all(|(_, e)| is_refusal(e));
+            let list: Vec<String> = errors
+                .iter()
+                .map(|(t, e)| format!("{t}: {}", render_chain(e)))
+                .collect();
+            let msg = format!("{what} failed for {n} targets:\n  {}", list.join("\n  "));
+            if all_refused {
+                Err(Refused::new(msg).into())
+            } else {
+                Err(anyhow!(msg))
+            }
+        }
+    }
+}
+
+fn out_path(out: &Path, target: &str, several: bool) -> anyhow::Result<PathBuf> {
+    let is_file = out.extension().is_some_and(|e| e == "json");
+    if is_file && several {
+        anyhow::bail!(
+            "--out {} names one file but several targets are planned; give a directory",
+            out.display()
+        );
+    }
+    Ok(if is_file {
+        out.to_path_buf()
+    } else {
+        out.join(format!("{target}.plan.json"))
+    })
+}
+
+/// `blockops plan`.
+pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
+    let cfg = load_config(g)?;
+    let cfg_rel = config_rel(g);
+    let repo = gitops::open(&g.repo)?;
+    let oid = gitops::resolve(&repo, &a.rev)?;
+    let base_oid = a
+        .offline_base
+        .as_deref()
+        .map(|r| gitops::resolve(&repo, r))
+        .transpose()?;
+    let today = crate::blocklist::today();
+    let targets: Vec<Target> = plan::select_targets(&cfg, &a.targets, a.all, a.shard)?
+        .into_iter()
+        .cloned()
+        .collect();
+    if targets.is_empty() {
+        println!("no targets in this shard");
+        return Ok(Outcome::Ok);
+    }
+    let several = targets.len() > 1;
+
+    // Desired states first (git2 is not thread-safe), then the devices concurrently.
+    let mut prepared = Vec::new();
+    let mut errors: Vec<(String, anyhow::Error)> = Vec::new();
+    for t in &targets {
+        let r = (|| {
+            let (desired, max_line) = plan::desired_at(&repo, oid, &cfg_rel, &t.name, today)?;
+            let base = match base_oid {
+                Some(b) => Some(State::from_desired(
+                    &plan::desired_at(&repo, b, &cfg_rel, &t.name, today)?.0,
+                )),
+                None => None,
+            };
+            // Offline plans never touch the device, so they need no credentials.
+            let opts = match base {
+                Some(_) => None,
+                None => Some(ConnectOptions::for_target(
+                    t,
+                    &g.repo,
+                    a.accept_new_host_key,
+                )?),
+            };
+            anyhow::Ok((desired, max_line, base, opts))
+        })();
+        match r {
+            Ok(p) => prepared.push((t.clone(), p)),
+            Err(e) => errors.push((t.name.clone(), e)),
+        }
+    }
+    let futs: Vec<_> = prepared
+        .into_iter()
+        .map(|(t, (desired, max_line, base, opts))| async move {
+            let current = match (base, opts) {
+                (Some(b), _) => Ok((b, None)),
+                (None, Some(opts)) => read_device(&opts, &t, &desired).await,
+                (None, None) => Err(anyhow!("no connection settings")),
+            };
+            (t, desired, max_line, current)
+        })
+        .collect();
+    let results = plan::run_bounded(a.jobs as usize, futs)?;
+
+    let mut rows = Vec::new();
+    let mut any_changes = false;
+    for (t, desired, max_line, current) in results {
+        let r = (|| {
+            let (current, notice) = current?;
+            if let Some(n) = notice {
+                eprintln!("note: {n}");
+            }
+            let d = delta::compute(&current, &desired, &plan::delta_options(max_line, &t));
+            plan::check_removals(&cfg, &d.counts, current.len(), a.allow_large_change)?;
+            let pf = PlanFile {
+                format_version: plan::FORMAT_VERSION,
+                target: t.name.clone(),
+                vdom: t.vdom.clone(),
+                commit: oid.to_string(),
+                approved_branch: t.approved_branch.clone(),
+                as_of: plan::date_string(today),
+                base: match base_oid {
+                    Some(b) => Base::Offline {
+                        commit: b.to_string(),
+                    },
+                    None => Base::Device,
+                },
+                device_state_sha256: current.sha256(),
+                device_objects: current.len(),
+                counts: d.counts,
+                has_changes: !d.script.is_empty(),
+                script_sha256: plan::sha256_hex(&d.script),
+                script: d.script,
+                created_at: now_rfc3339(),
+                blockops_version: env!("CARGO_PKG_VERSION").to_string(),
+            };
+            let path = out_path(&a.out, &t.name, several)?;
+            crate::atomic::write(&path, pf.to_json().as_bytes())?;
+            anyhow::Ok((pf, path))
+        })();
+        match r {
+            Ok((pf, path)) => {
+                any_changes |= pf.has_changes;
+                if !g.quiet {
+                    report(&pf, &path, g.verbose > 0, several);
+                }
+                rows.push(Row {
+                    target: pf.target.clone(),
+                    result: if pf.has_changes {
+                        "changes"
+                    } else {
+                        "no changes"
+                    }
+                    .into(),
+                    counts: Some(pf.counts),
+                    lines: pf.line_count(),
+                    detail: path.display().to_string(),
+                });
+            }
+            Err(e) => {
+                rows.push(Row {
+                    target: t.name.clone(),
+                    result: if is_refusal(&e) { "refused" } else { "error" }.into(),
+                    counts: None,
+                    lines: 0,
+                    detail: render_chain(&e),
+                });
+                errors.push((t.name.clone(), e));
+            }
+        }
+    }
+    if several && !g.quiet {
+        print_table(&rows);
+    }
+    combine(errors, "plan")?;
+    Ok(if any_changes && a.detailed_exitcode {
+        Outcome::Changes
+    } else {
+        Outcome::Ok
+    })
+}
+
+async fn read_device(
+    o: &ConnectOptions,
+    t: &Target,
+    desired: &crate::fortios::model::Desired,
+) -> anyhow::Result<(State, Option<String>)> {
+    let mut dev = Device::open(o, t).await?;
+    let managed = plan::managed_from(desired);
+    let r = dev.read(t.vdom.as_deref(), &managed).await;
+    let notice = dev.session.notice.take();
+    dev.close().await;
+    let (state, _backup) = r?;
+    Ok((state, notice))
+}
+
+fn report(pf: &PlanFile, path: &Path, verbose: bool, several: bool) {
+    let c = pf.counts;
+    if !pf.has_changes {
+        println!(
+            "{}: no changes ({} managed objects up to date)",
+            pf.target, pf.device_objects
+        );
+    } else {
+        println!(
+            "{}: {} to add, {} to remove, {} to modify — {} lines",
+            pf.target,
+            c.adds,
+            c.removes,
+            c.modifies,
+            pf.line_count()
+        );
+        if verbose || (!several && pf.line_count() <= 200) {
+            print!("{}", pf.script);
+        }
+    }
+    println!("plan written to {}", path.display());
+}
+
+/// Current UTC time, RFC 3339.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
