@@ -1025,3 +1025,56 @@ fn binary_uses_the_given_host_key_and_authorized_keys() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.pub:1: not an OpenSSH public key"));
 }
+
+/// A deny policy referencing a group keeps the group (and its members' datasource) alive:
+/// the kind of reference blockops must never break.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_references_block_deleting_the_group() {
+    let sim = start(SimOptions::default()).await;
+    let out = sim.run(&[
+        "config firewall address",
+        "edit \"lan\"",
+        "set subnet 192.0.2.0 255.255.255.0",
+        "next",
+        "edit \"bad\"",
+        "set subnet 203.0.113.9 255.255.255.255",
+        "next",
+        "end",
+        "config firewall addrgrp",
+        "edit \"blockops-v4\"",
+        "set member \"bad\"",
+        "next",
+        "end",
+        "config firewall policy",
+        "edit 1",
+        "set srcaddr \"lan\"",
+        "set dstaddr \"blockops-v4\"",
+        "set action deny",
+        "next",
+        "end",
+    ]);
+    assert!(!out.iter().any(|l| l.contains("Command fail")), "{out:?}");
+    let out = sim.run(&["config firewall addrgrp", "delete \"blockops-v4\"", "end"]);
+    assert!(
+        out.iter().any(|l| l.contains("Command fail")),
+        "deleting a group a policy uses must fail: {out:?}"
+    );
+    let out = sim.run(&[
+        "config firewall policy",
+        "edit 2",
+        "set dstaddr \"nonexistent\"",
+        "next",
+        "end",
+    ]);
+    assert!(
+        out.iter()
+            .any(|l| l.contains("entry not found in datasource")),
+        "{out:?}"
+    );
+    assert!(
+        sim.state()
+            .object("root", "firewall addrgrp", "blockops-v4")
+            .is_some()
+    );
+    sim.shutdown().await.unwrap();
+}

@@ -24,8 +24,47 @@ const FGT_PASSWORD_ENV: &str = "BLOCKOPS_DEMO_FGT_PASSWORD";
 const FGT_PASSWORD: &str = "demo-fgt-password";
 const TARGET: &str = "demo-fw";
 
-/// Hand-made objects on the demo FortiGate that blockops must leave alone.
+/// What an administrator sets up once by hand (README quick start, step 2): the managed
+/// groups with their placeholder members and a deny policy referencing them — plus objects of
+/// their own. blockops must keep the policy working and leave everything else alone.
 const HAND_MADE: &[&str] = &[
+    "config firewall address",
+    "edit \"bo-placeholder\"",
+    "set subnet 0.0.0.0 255.255.255.255",
+    "next",
+    "edit \"corp-lan\"",
+    "set subnet 192.0.2.0 255.255.255.0",
+    "next",
+    "end",
+    "config firewall address6",
+    "edit \"bo-placeholder6\"",
+    "set ip6 ::/128",
+    "next",
+    "end",
+    "config firewall addrgrp",
+    "edit \"blockops-v4\"",
+    "set member \"bo-placeholder\"",
+    "next",
+    "end",
+    "config firewall addrgrp6",
+    "edit \"blockops-v6\"",
+    "set member \"bo-placeholder6\"",
+    "next",
+    "end",
+    "config firewall policy",
+    "edit 1",
+    "set name \"blockops-deny\"",
+    "set srcintf \"internal\"",
+    "set dstintf \"wan1\"",
+    "set srcaddr \"corp-lan\"",
+    "set dstaddr \"blockops-v4\"",
+    "set dstaddr6 \"blockops-v6\"",
+    "set action deny",
+    "set schedule \"always\"",
+    "set service \"ALL\"",
+    "set logtraffic all",
+    "next",
+    "end",
     "config firewall address",
     "edit \"corp-dns\"",
     "set subnet 192.0.2.53 255.255.255.255",
@@ -162,16 +201,19 @@ pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
             ..SimOptions::default()
         }))
         .context("starting the FortiGate simulator")?;
-    fgt.run(HAND_MADE);
+    let out = fgt.run(HAND_MADE);
+    ensure!(
+        !out.iter().any(|l| l.contains("Command fail")),
+        "seeding the FortiGate simulator failed: {out:?}"
+    );
     println!("Cybereason simulator: {} (shipped fixture)", cr.url());
     println!(
         "FortiGate simulator:  ssh admin@{} (host key {})",
         fgt.addr,
         fgt.host_key_fingerprint()
     );
-    println!(
-        "  with hand-made objects corp-dns, jump-host and group ops-servers, which must survive"
-    );
+    println!("  set up by hand: groups blockops-v4/-v6 with placeholder members, deny policy 1");
+    println!("  \"blockops-deny\" referencing them, objects corp-dns, jump-host, ops-servers");
     init_repo(
         &dir,
         &cr.url(),
@@ -341,6 +383,25 @@ fn check_device(fgt: &crate::sim::fortigate::SimHandle) -> anyhow::Result<()> {
             .is_some(),
         "the managed group blockops-v4 is missing"
     );
-    println!("  device check: hand-made objects intact, managed groups present");
+    let policy = state
+        .object("root", "firewall policy", "1")
+        .context("the deny policy is gone")?;
+    ensure!(
+        policy.list("dstaddr").iter().any(|m| m == "blockops-v4")
+            && policy.list("dstaddr6").iter().any(|m| m == "blockops-v6"),
+        "the deny policy no longer references the managed groups"
+    );
+    for placeholder in ["bo-placeholder", "bo-placeholder6"] {
+        ensure!(
+            state
+                .object("root", "firewall address", placeholder)
+                .is_none()
+                && state
+                    .object("root", "firewall address6", placeholder)
+                    .is_none(),
+            "{placeholder} is still there although the groups have real members"
+        );
+    }
+    println!("  device check: deny policy and hand-made objects intact, placeholders replaced");
     Ok(())
 }

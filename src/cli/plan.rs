@@ -212,7 +212,7 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
                 eprintln!("note: {n}");
             }
             let d = delta::compute(&current, &desired, &plan::delta_options(max_line, &t));
-            plan::check_removals(&cfg, &d.counts, current.len(), a.allow_large_change)?;
+            plan::check_removals(&cfg, &current, &desired, a.allow_large_change)?;
             let pf = PlanFile {
                 format_version: plan::FORMAT_VERSION,
                 target: t.name.clone(),

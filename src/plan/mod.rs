@@ -147,19 +147,44 @@ pub fn delta_options(max_line_length: usize, t: &Target) -> DeltaOptions {
     }
 }
 
-/// Refuse a delta that removes more than the guardrail allows.
+/// Refuse a delta that removes more blocked indicators than the guardrail allows.
+///
+/// Counted are the address objects of indicators that the device has and the desired state
+/// no longer has, out of the indicator objects on the device. Placeholder members (created by
+/// hand before the first apply, or by blockops for an empty list) and groups are not
+/// indicators: replacing a placeholder is never a "large change".
 pub fn check_removals(
     cfg: &Config,
-    counts: &Counts,
-    current: usize,
+    current: &crate::fortios::device::State,
+    desired: &crate::fortios::model::Desired,
     allow_large: bool,
 ) -> anyhow::Result<()> {
-    let limit = cfg.guardrails.max_removals.limit(current);
-    if counts.removes > limit && !allow_large {
+    let placeholders = [
+        crate::fortios::naming::placeholder_name(&desired.prefix, false),
+        crate::fortios::naming::placeholder_name(&desired.prefix, true),
+    ];
+    let want: std::collections::BTreeSet<&str> = desired
+        .addresses
+        .iter()
+        .chain(&desired.addresses6)
+        .map(|a| a.name.as_str())
+        .collect();
+    let on_device: Vec<&String> = current
+        .addresses
+        .keys()
+        .chain(current.addresses6.keys())
+        .filter(|n| !placeholders.contains(n))
+        .collect();
+    let removes = on_device
+        .iter()
+        .filter(|n| !want.contains(n.as_str()))
+        .count();
+    let total = on_device.len();
+    let limit = cfg.guardrails.max_removals.limit(total);
+    if removes > limit && !allow_large {
         return Err(Refused::new(format!(
-            "the plan removes {} objects, more than guardrails.max_removals allows ({limit} of {current}); \
-             rerun with --allow-large-change if this is intended",
-            counts.removes
+            "the plan removes {removes} of the {total} blocked indicators on the device, more than \
+             guardrails.max_removals allows ({limit}); rerun with --allow-large-change if this is intended"
         ))
         .into());
     }

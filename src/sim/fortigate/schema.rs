@@ -47,6 +47,7 @@ pub struct Field {
 pub enum Family {
     Address,
     Group,
+    Policy,
 }
 
 /// A `config <path>` table.
@@ -267,6 +268,53 @@ pub const WILDCARD_GROUP: TableSchema = TableSchema {
     ],
 };
 
+/// `config firewall policy` — only the fields a block policy needs. Its address fields are
+/// datasources like group members, so objects a policy references cannot be deleted.
+pub const POLICY: TableSchema = TableSchema {
+    path: "firewall policy",
+    family: Family::Policy,
+    namespace: "policy",
+    fields: &[
+        f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+        f("name", Kind::Str { max: 35 }, ""),
+        f("srcintf", Kind::Str { max: 35 }, ""),
+        f("dstintf", Kind::Str { max: 35 }, ""),
+        f("action", Kind::Enum(&["deny", "accept", "ipsec"]), "deny"),
+        f(
+            "srcaddr",
+            Kind::Members {
+                sources: &["firewall address", "firewall addrgrp"],
+            },
+            "",
+        ),
+        f(
+            "dstaddr",
+            Kind::Members {
+                sources: &["firewall address", "firewall addrgrp"],
+            },
+            "",
+        ),
+        f(
+            "srcaddr6",
+            Kind::Members {
+                sources: &["firewall address6", "firewall addrgrp6"],
+            },
+            "",
+        ),
+        f(
+            "dstaddr6",
+            Kind::Members {
+                sources: &["firewall address6", "firewall addrgrp6"],
+            },
+            "",
+        ),
+        f("schedule", Kind::Str { max: 35 }, ""),
+        f("service", Kind::Str { max: 79 }, ""),
+        f("logtraffic", Kind::Enum(&["utm", "all", "disable"]), "utm"),
+        f("comments", Kind::Str { max: 1023 }, ""),
+    ],
+};
+
 /// Every table, in the order `show` prints them.
 pub const TABLES: &[&TableSchema] = &[
     &ADDRESS,
@@ -275,6 +323,7 @@ pub const TABLES: &[&TableSchema] = &[
     &ADDRGRP6,
     &WILDCARD_CUSTOM,
     &WILDCARD_GROUP,
+    &POLICY,
 ];
 
 /// Resolve the words after `config firewall` / `show firewall` (abbreviations allowed) to a

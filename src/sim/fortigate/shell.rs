@@ -663,20 +663,24 @@ impl Shell {
             {
                 t.insert(new.clone(), o);
             }
-            // References follow the rename, as FortiOS's cmdb does.
-            let referencing = schema::TABLES.iter().filter(|g| {
-                g.fields.iter().any(
-                    |f| matches!(f.kind, Kind::Members { sources } if sources.contains(&table.path)),
-                )
-            });
-            for g in referencing {
+            // References (group members, policy addresses) follow the rename, as FortiOS's
+            // cmdb does.
+            for g in schema::TABLES.iter() {
+                let fields: Vec<&str> = g
+                    .fields
+                    .iter()
+                    .filter(|f| matches!(f.kind, Kind::Members { sources } if sources.contains(&table.path)))
+                    .map(|f| f.name)
+                    .collect();
                 let Some(t) = v.tables.get_mut(g.path) else {
                     continue;
                 };
                 for o in t.values_mut() {
-                    if let Some(Value::List(members)) = o.fields.get_mut("member") {
-                        for m in members.iter_mut().filter(|m| **m == old) {
-                            *m = new.clone();
+                    for f in &fields {
+                        if let Some(Value::List(members)) = o.fields.get_mut(*f) {
+                            for m in members.iter_mut().filter(|m| **m == old) {
+                                *m = new.clone();
+                            }
                         }
                     }
                 }

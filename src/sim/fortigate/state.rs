@@ -204,20 +204,26 @@ impl DeviceState {
             .find(|t| v.tables.get(t.path).is_some_and(|t| t.contains_key(name)))
     }
 
-    /// Groups (`table`, name) in `vdom` whose `member` list holds entry `name` of `table`.
+    /// Entries (`table`, name) in `vdom` — groups and policies — with a datasource field
+    /// (`member`, `srcaddr`, `dstaddr`, …) that holds entry `name` of `table`.
     pub fn referrers(&self, vdom: &str, table: &str, name: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let Some(v) = self.vdoms.get(vdom) else {
             return out;
         };
-        for t in schema::TABLES.iter().filter(|t| {
-            t.fields.iter().any(
-                |f| matches!(f.kind, schema::Kind::Members { sources } if sources.contains(&table)),
-            )
-        }) {
-            if let Some(table) = v.tables.get(t.path) {
-                for (gname, obj) in table {
-                    if obj.list("member").iter().any(|m| m == name) {
+        for t in schema::TABLES.iter() {
+            let fields: Vec<&str> = t
+                .fields
+                .iter()
+                .filter(|f| matches!(f.kind, schema::Kind::Members { sources } if sources.contains(&table)))
+                .map(|f| f.name)
+                .collect();
+            if fields.is_empty() {
+                continue;
+            }
+            if let Some(entries) = v.tables.get(t.path) {
+                for (gname, obj) in entries {
+                    if fields.iter().any(|f| obj.list(f).iter().any(|m| m == name)) {
                         out.push((t.path.to_string(), gname.clone()));
                     }
                 }
