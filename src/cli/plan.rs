@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use serde::Serialize;
 
-use crate::cli::Global;
+use crate::cli::{Format, Global};
 use crate::config::{Config, Target};
 use crate::error::{Outcome, Refused, is_refusal, render_chain};
 use crate::fortios::device::State;
@@ -45,6 +46,9 @@ pub struct PlanArgs {
     /// Devices contacted at the same time.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Output: per-target lines and table (`text`) or one JSON document on stdout (`json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Load the work-tree configuration.
@@ -60,14 +64,38 @@ pub fn config_rel(g: &Global) -> String {
     g.config.to_string_lossy().replace('\\', "/")
 }
 
-/// One row of a per-target result table.
+/// One row of a per-target result table (also an element of `targets` in the JSON output).
+#[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub target: String,
+    /// `changes`, `no changes`, `refused`, `error` (plan); `applied`, `dry run`, `no changes`,
+    /// `refused`, `failed`, `error` (apply).
     pub result: String,
     pub counts: Option<delta::Counts>,
+    /// Non-empty script lines of the plan.
     pub lines: usize,
+    /// The plan file written (plan) or read (apply).
+    pub plan_file: Option<String>,
     pub detail: String,
 }
+
+/// `plan --format json` output.
+#[derive(Debug, Serialize)]
+struct PlanReport<'a> {
+    schema_version: u32,
+    command: &'static str,
+    /// Commit the desired state was rendered from.
+    commit: String,
+    /// `--offline-base` commit, if any.
+    offline_base: Option<String>,
+    /// Whether any plan has changes.
+    changes: bool,
+    ok: bool,
+    targets: &'a [Row],
+}
+
+/// Version of the `--format json` documents of `plan` and `apply`.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// Print the result table (only when several targets were involved).
 pub fn print_table(rows: &[Row]) {
@@ -156,8 +184,14 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
         .into_iter()
         .cloned()
         .collect();
+    let json = a.format == Format::Json;
+    let quiet = g.quiet || json;
     if targets.is_empty() {
-        println!("no targets in this shard");
+        if json {
+            print_plan_json(oid.to_string(), base_oid, false, &[])?;
+        } else {
+            println!("no targets in this shard");
+        }
         return Ok(Outcome::Ok);
     }
     let several = targets.len() > 1;
@@ -208,7 +242,9 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     for (t, desired, max_line, current) in results {
         let r = (|| {
             let (current, notice) = current?;
-            if let Some(n) = notice {
+            if let Some(n) = notice
+                && !g.quiet
+            {
                 eprintln!("note: {n}");
             }
             let d = delta::compute(&current, &desired, &plan::delta_options(max_line, &t));
@@ -242,7 +278,7 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
         match r {
             Ok((pf, path)) => {
                 any_changes |= pf.has_changes;
-                if !g.quiet {
+                if !quiet {
                     report(&pf, &path, g.verbose > 0, several);
                 }
                 rows.push(Row {
@@ -255,6 +291,7 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
                     .into(),
                     counts: Some(pf.counts),
                     lines: pf.line_count(),
+                    plan_file: Some(path.display().to_string()),
                     detail: path.display().to_string(),
                 });
             }
@@ -264,13 +301,31 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
                     result: if is_refusal(&e) { "refused" } else { "error" }.into(),
                     counts: None,
                     lines: 0,
+                    plan_file: None,
                     detail: render_chain(&e),
                 });
                 errors.push((t.name.clone(), e));
             }
         }
     }
-    if several && !g.quiet {
+    // Errors of targets that failed before contacting the device come first in `errors` but
+    // have no row yet.
+    for (name, e) in &errors {
+        if !rows.iter().any(|r| &r.target == name) {
+            rows.push(Row {
+                target: name.clone(),
+                result: if is_refusal(e) { "refused" } else { "error" }.into(),
+                counts: None,
+                lines: 0,
+                plan_file: None,
+                detail: render_chain(e),
+            });
+        }
+    }
+    rows.sort_by_key(|r| targets.iter().position(|t| t.name == r.target));
+    if json {
+        print_plan_json(oid.to_string(), base_oid, any_changes, &rows)?;
+    } else if several && !g.quiet {
         print_table(&rows);
     }
     combine(errors, "plan")?;
@@ -279,6 +334,26 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+fn print_plan_json(
+    commit: String,
+    base: Option<git2::Oid>,
+    changes: bool,
+    rows: &[Row],
+) -> anyhow::Result<()> {
+    let r = PlanReport {
+        schema_version: JSON_SCHEMA_VERSION,
+        command: "plan",
+        commit,
+        offline_base: base.map(|b| b.to_string()),
+        changes,
+        ok: rows
+            .iter()
+            .all(|r| r.result == "changes" || r.result == "no changes"),
+        targets: rows,
+    };
+    crate::cli::print(&(serde_json::to_string_pretty(&r)? + "\n"))
 }
 
 async fn read_device(
