@@ -58,8 +58,14 @@ fn existing_file() -> String {
     let mut file = BlocklistFile::empty("blocklists/cybereason.yaml");
     let date = blockops::blocklist::parse_date("2026-01-01").ok();
     for i in 0..EXISTING {
-        let raw = if i < EXISTING - 5_000 { rep_key(i) } else { format!("62.0.{}.{}", (i >> 8) & 0xff, i & 0xff) };
-        let Ok(v) = Indicator::parse(&raw) else { continue };
+        let raw = if i < EXISTING - 5_000 {
+            rep_key(i)
+        } else {
+            format!("62.0.{}.{}", (i >> 8) & 0xff, i & 0xff)
+        };
+        let Ok(v) = Indicator::parse(&raw) else {
+            continue;
+        };
         let mut e = Entry::new(v);
         e.sources.insert(Source::Reputation);
         e.first_seen = date;
@@ -71,7 +77,14 @@ fn existing_file() -> String {
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
-        .args(["-c", "user.name=Bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Bench",
+            "-c",
+            "user.email=bench@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .status()
@@ -82,9 +95,16 @@ fn git(dir: &Path, args: &[&str]) {
 
 fn main() {
     let t = Instant::now();
-    let sim = CybereasonSim::spawn(SimConfig { fixture: fixture(), password: "bench-pw".into(), ..SimConfig::default() })
-        .expect("simulator starts");
-    eprintln!("simulator with {REPUTATIONS} reputations + {CONNECTIONS} connections up in {:?}", t.elapsed());
+    let sim = CybereasonSim::spawn(SimConfig {
+        fixture: fixture(),
+        password: "bench-pw".into(),
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    eprintln!(
+        "simulator with {REPUTATIONS} reputations + {CONNECTIONS} connections up in {:?}",
+        t.elapsed()
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path();
     std::fs::create_dir_all(p.join("blocklists")).expect("mkdir");
@@ -137,7 +157,9 @@ fn main() {
             v["stats"]["queries"],
             v["stats"]["window_splits"],
         );
-        for l in stderr.lines().filter(|l| l.contains("elapsed_ms") || l.contains("fetched") || l.contains("downloaded")) {
+        for l in stderr.lines().filter(|l| {
+            l.contains("elapsed_ms") || l.contains("fetched") || l.contains("downloaded")
+        }) {
             println!("    {l}");
         }
         walls.push(wall.as_secs_f64());

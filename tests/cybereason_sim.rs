@@ -542,3 +542,100 @@ fn sim_cli_prints_its_url_and_serves_the_given_fixture() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn bad_ca_certificate_and_credentials_in_url_are_rejected_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let s = ClientSettings {
+        url: "https://cybereason.example:8443".into(),
+        username: "u".into(),
+        password: Secret::new("pw"),
+        timeout: Duration::from_secs(1),
+        retries: 0,
+        retry_backoff: Duration::from_millis(1),
+        ca_cert: Some(ca.clone()),
+        insecure_skip_verify: false,
+    };
+    let e = Client::new(s.clone()).unwrap_err();
+    assert!(matches!(e, ClientError::CaCert { .. }), "{e:?}");
+    assert!(e.to_string().contains(&ca.display().to_string()), "{e}");
+    let e = Client::new(ClientSettings {
+        url: "https://u:secret@cybereason.example".into(),
+        ca_cert: None,
+        ..s.clone()
+    })
+    .unwrap_err();
+    assert!(!e.to_string().contains("secret"), "{e}");
+    let insecure = ClientSettings {
+        ca_cert: None,
+        insecure_skip_verify: true,
+        ..s
+    };
+    assert!(Client::new(insecure).is_ok());
+}
+
+#[tokio::test]
+async fn reputations_list_pages_and_bad_bodies_are_400() {
+    let sim = default_sim();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    http.post(format!("{}/login.html", sim.url()))
+        .form(&[
+            ("username", "api@blockops.example"),
+            ("password", "blockops-sim"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    sim.set_reputation("198.51.100.250", "blacklist", "set in test");
+    let list = |page: u64| {
+        let http = http.clone();
+        let url = format!("{}/rest/classification/reputations/list", sim.url());
+        async move {
+            let v: Value = http
+                .post(url)
+                .json(&json!({"filter": {"maliciousType": "blacklist", "includeExpired": false}, "page": page, "size": 4}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let p0 = list(0).await;
+    assert_eq!(p0["outcome"], "success");
+    assert_eq!(p0["data"]["total"], 7, "{p0}");
+    assert_eq!(p0["data"]["reputations"].as_array().unwrap().len(), 4);
+    let p1 = list(1).await;
+    let keys: Vec<&str> = p1["data"]["reputations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys.contains(&"c2.evil.example"), "{keys:?}");
+    let item = p1["data"]["reputations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "c2.evil.example")
+        .unwrap();
+    assert_eq!(item["reputationType"], "DOMAIN");
+    assert_eq!(list(2).await["data"]["reputations"], json!([]));
+
+    let r = http
+        .post(format!("{}/rest/visualsearch/query/simple", sim.url()))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -446,7 +446,10 @@ fn window_splitting_returns_more_rows_than_the_limit() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["entries"], 60, "{v}");
     assert!(v["stats"]["window_splits"].as_u64().unwrap() >= 1, "{v}");
-    assert!(env.sim.count(Endpoint::VisualSearch) >= 60 / 9, "one query cannot hold 60 rows");
+    assert!(
+        env.sim.count(Endpoint::VisualSearch) >= 60 / 9,
+        "one query cannot hold 60 rows"
+    );
     assert_eq!(env.pulled().matches("- value:").count(), 60);
 }
 
@@ -560,5 +563,70 @@ fn password_never_appears_in_any_output() {
     assert!(
         all.contains(&format!("login to {}/login.html failed", env.sim.url())),
         "{all}"
+    );
+}
+
+#[test]
+fn malops_fall_back_to_detection_inbox_when_v2_is_missing() {
+    let env = setup(FIXTURE);
+    env.sim
+        .inject(Fault::new(Endpoint::Malops, FaultKind::Status(404)));
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.sim.count(Endpoint::DetectionInbox), 1);
+    let e = entry(&env.pulled(), "203.0.113.9").unwrap().to_string();
+    assert!(e.contains("malops: [\"11.-4319097116418812958\"]"), "{e}");
+}
+
+#[test]
+fn password_from_a_file_and_clear_errors_for_missing_settings() {
+    let env = setup(FIXTURE);
+    let cfg_path = env.path().join("blockops.yaml");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    std::fs::write(env.path().join("cr-password.txt"), format!("{PASSWORD}\n")).unwrap();
+    std::fs::write(
+        &cfg_path,
+        cfg.replace("{env: CR_TEST_PW}", "{file: cr-password.txt}"),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("blockops")
+        .unwrap()
+        .arg("--repo")
+        .arg(env.path())
+        .arg("pull")
+        .env_remove("CR_TEST_PW")
+        .env("BLOCKOPS_TODAY", TODAY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(entry(&env.pulled(), "203.0.113.77").is_some());
+
+    // Missing environment variable: named in the error, nothing written.
+    std::fs::write(&cfg_path, &cfg).unwrap();
+    std::fs::remove_file(env.pulled_path()).unwrap();
+    let out = Command::cargo_bin("blockops")
+        .unwrap()
+        .arg("--repo")
+        .arg(env.path())
+        .arg("pull")
+        .env_remove("CR_TEST_PW")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("CR_TEST_PW"),
+        "{}",
+        text(&out)
+    );
+    assert!(!env.pulled_path().exists());
+
+    // No `cybereason:` section.
+    std::fs::write(&cfg_path, "window: 30d\n").unwrap();
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no `cybereason:` section"),
+        "{}",
+        text(&out)
     );
 }

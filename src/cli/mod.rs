@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and one function per command.
 mod check;
+mod demo;
 mod diff;
 mod explain;
 mod fmt;
@@ -101,6 +102,11 @@ pub enum Command {
         after_help = "Examples:\n  blockops explain 203.0.113.7\n  blockops explain c2.evil.example --format json"
     )]
     Explain(explain::Args),
+    /// Run the whole pipeline against built-in simulators (nothing external needed).
+    #[command(
+        after_help = "Examples:\n  blockops demo\n  blockops demo --dir /tmp/blockops-demo   # keep the repository to look around"
+    )]
+    Demo(demo::Args),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  blockops completions bash > /etc/bash_completion.d/blockops\n  blockops completions zsh > \"${fpath[1]}/_blockops\""
@@ -110,7 +116,9 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Pull indicators from Cybereason into the blocklist file.
-    #[command(after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json")]
+    #[command(
+        after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json"
+    )]
     Pull(pull::PullArgs),
     /// Run a simulator (Cybereason REST API, FortiGate over SSH) for tests, demos and CI.
     #[command(subcommand)]
@@ -129,6 +137,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(a) => plan::run(&ctx.global, a),
         Command::Apply(a) => apply::run(&ctx.global, a),
         Command::Explain(a) => explain::run(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -6,9 +6,9 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::Ctx;
+use crate::config::Dur;
 use crate::error::Outcome;
 use crate::secret::Secret;
-use crate::config::Dur;
 use crate::sim::cybereason::{self, CybereasonSim, Fixture, SimConfig};
 use crate::sim::fortigate::{self, FortiSim, Limits, Profile, SimOptions};
 

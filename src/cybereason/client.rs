@@ -179,6 +179,12 @@ impl Client {
                 b = b.add_root_certificate(c);
             }
         }
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if parsed.scheme() == "http" && !loopback {
+            tracing::warn!(
+                "cybereason.url {base} is plain http: the password and session cookie cross the network unencrypted"
+            );
+        }
         if settings.insecure_skip_verify {
             tracing::warn!(
                 "!!! cybereason.insecure_skip_verify is set: TLS certificates of {base} are NOT verified; \
@@ -497,6 +503,42 @@ impl Client {
             }
         }
         Ok(out)
+    }
+
+    /// `POST /rest/detection/inbox`: MalOps created or updated in `[from, to]` (no paging).
+    pub async fn malop_inbox(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Value>, ClientError> {
+        let path = "/rest/detection/inbox";
+        let body = super::api::InboxRequest {
+            start_time: Some(from_ms),
+            end_time: Some(to_ms),
+            group_ids: None,
+        };
+        let v: Value = self.post_json(path, &body).await?;
+        match v.get("malops") {
+            Some(Value::Array(a)) => Ok(a.clone()),
+            _ => Err(ClientError::BadResponse {
+                url: format!("{}{path}", self.base),
+                reason: "no `malops` array".into(),
+            }),
+        }
+    }
+
+    /// MalOps in the window: `mmng/v2/malops`, falling back to the older `detection/inbox`
+    /// when the server does not have the v2 API (404).
+    pub async fn malops_in_window(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Value>, ClientError> {
+        match self.malops(from_ms, to_ms, 100).await {
+            Err(ClientError::Http {
+                status: 404, url, ..
+            }) => {
+                tracing::info!(%url, "MalOp management v2 API not available; using detection/inbox");
+                self.malop_inbox(from_ms, to_ms).await
+            }
+            r => r,
+        }
     }
 
     /// `GET /logout` (best effort).

@@ -191,7 +191,7 @@ pub async fn collect(
     }
     if o.malops {
         progress("MalOps");
-        let malops = client.malops(o.from_ms, o.to_ms, 100).await?;
+        let malops = client.malops_in_window(o.from_ms, o.to_ms).await?;
         out.stats.queries += malops.len().div_ceil(100).max(1);
         let guids: BTreeSet<String> = malops
             .iter()
