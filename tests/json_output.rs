@@ -29,13 +29,7 @@ fn plan_and_apply_json_for_two_targets() {
     ]);
     let commit = h.commit_list(&ips(0..5), "five");
 
-    let p = h.run(&[
-        "plan",
-        "--all",
-        "--format",
-        "json",
-        "--detailed-exitcode",
-    ]);
+    let p = h.run(&["plan", "--all", "--format", "json", "--detailed-exitcode"]);
     assert_eq!(p.status.code(), Some(2), "{}", text(&p));
     let doc = json(&p);
     assert_eq!(doc["schema_version"], 1, "{doc:#}");
@@ -130,7 +124,10 @@ fn refused_apply_is_still_a_json_document_with_exit_3() {
     assert_eq!(t["result"], "refused", "{t:#}");
     assert_eq!(t["lines_applied"], 0);
     assert_eq!(t["drift"], Value::Null);
-    assert!(t["detail"].as_str().unwrap().contains("stale plan"), "{t:#}");
+    assert!(
+        t["detail"].as_str().unwrap().contains("stale plan"),
+        "{t:#}"
+    );
     // The stale check comes before the backup; the transcript of the session exists.
     assert_eq!(t["backup"], Value::Null);
     assert!(h.path().join(t["transcript"].as_str().unwrap()).is_file());
