@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 
-use crate::cli::plan::{JSON_SCHEMA_VERSION, Row, combine, config_rel, load_config, print_table};
+use crate::cli::plan::{
+    DeviceProgress, JSON_SCHEMA_VERSION, Row, combine, config_rel, load_config, print_table,
+};
 use crate::cli::{Format, Global};
 use crate::config::Target;
 use crate::error::{Outcome, Refused, is_refusal, render_chain};
@@ -384,24 +386,6 @@ async fn apply_one(
     Ok(format!("{msg} (transcript {})", transcript_path.display()))
 }
 
-/// A line-count bar for pushing `total` lines to `target` (only when `bars` is given).
-fn push_bar(
-    bars: Option<&indicatif::MultiProgress>,
-    target: &str,
-    total: usize,
-) -> Option<indicatif::ProgressBar> {
-    let bars = bars?;
-    let bar = bars.add(indicatif::ProgressBar::new(total as u64));
-    let style = indicatif::ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} lines ({eta} left)",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_prefix(target.to_string());
-    Some(bar)
-}
-
 async fn apply_session(
     c: &Checked,
     dev: &mut Device,
@@ -412,6 +396,8 @@ async fn apply_session(
 ) -> anyhow::Result<String> {
     let t = &c.target;
     let managed = plan::managed_from(&c.desired);
+    let progress = DeviceProgress::new(bars, &t.name);
+    progress.phase("reading the managed objects");
     let (current, backup) = dev.read(t.vdom.as_deref(), &managed).await?;
     if current.sha256() != c.plan.device_state_sha256 {
         return Err(Refused::new(format!(
@@ -444,17 +430,11 @@ async fn apply_session(
             backup_path.display()
         ));
     }
-    let bar = push_bar(bars, &t.name, c.plan.line_count());
-    let on_line = |done: usize, _total: usize| {
-        if let Some(b) = &bar {
-            b.set_position(done as u64);
-        }
-    };
+    progress.lines(c.plan.line_count());
+    let on_line = |done: usize, _total: usize| progress.set(done);
     let report =
         push::push_with_progress(&mut dev.session, &c.plan.script, &dev.patterns, &on_line).await;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    progress.phase("reading back");
     info.lines_applied = report.applied;
     if !report.ok() {
         bail!("{} (backup {})", report.describe(), backup_path.display());

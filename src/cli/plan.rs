@@ -224,15 +224,19 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
             Err(e) => errors.push((t.name.clone(), e)),
         }
     }
+    let bars = progress_bars(g);
     let futs: Vec<_> = prepared
         .into_iter()
-        .map(|(t, (desired, max_line, base, opts))| async move {
-            let current = match (base, opts) {
-                (Some(b), _) => Ok((b, None)),
-                (None, Some(opts)) => read_device(&opts, &t, &desired).await,
-                (None, None) => Err(anyhow!("no connection settings")),
-            };
-            (t, desired, max_line, current)
+        .map(|(t, (desired, max_line, base, opts))| {
+            let bars = bars.clone();
+            async move {
+                let current = match (base, opts) {
+                    (Some(b), _) => Ok((b, None)),
+                    (None, Some(opts)) => read_device(&opts, &t, &desired, bars.as_ref()).await,
+                    (None, None) => Err(anyhow!("no connection settings")),
+                };
+                (t, desired, max_line, current)
+            }
         })
         .collect();
     let results = plan::run_bounded(a.jobs as usize, futs)?;
@@ -356,12 +360,75 @@ fn print_plan_json(
     crate::cli::print(&(serde_json::to_string_pretty(&r)? + "\n"))
 }
 
+/// Progress bars on stderr, only for a person watching: never in CI logs, never on stdout.
+pub fn progress_bars(g: &Global) -> Option<indicatif::MultiProgress> {
+    use std::io::IsTerminal;
+    (!g.quiet && std::io::stderr().is_terminal()).then(|| {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+    })
+}
+
+/// Progress of one device on a terminal: a spinner while reading, a line-count bar while
+/// pushing. Does nothing without `bars` (not a terminal, `--quiet`).
+pub struct DeviceProgress(Option<indicatif::ProgressBar>);
+
+impl DeviceProgress {
+    pub fn new(bars: Option<&indicatif::MultiProgress>, target: &str) -> DeviceProgress {
+        DeviceProgress(bars.map(|m| {
+            let b = m.add(indicatif::ProgressBar::new_spinner());
+            b.set_prefix(target.to_string());
+            b
+        }))
+    }
+
+    pub fn phase(&self, msg: &str) {
+        if let Some(b) = &self.0 {
+            if let Ok(st) = indicatif::ProgressStyle::with_template("{prefix} {spinner} {msg}") {
+                b.set_style(st);
+            }
+            b.set_message(msg.to_string());
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+    }
+
+    pub fn lines(&self, total: usize) {
+        if let Some(b) = &self.0 {
+            b.disable_steady_tick();
+            if let Ok(st) = indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} lines ({eta} left)",
+            ) {
+                b.set_style(st.progress_chars("=> "));
+            }
+            b.set_length(total as u64);
+            b.set_position(0);
+        }
+    }
+
+    pub fn set(&self, done: usize) {
+        if let Some(b) = &self.0 {
+            b.set_position(done as u64);
+        }
+    }
+}
+
+impl Drop for DeviceProgress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
 async fn read_device(
     o: &ConnectOptions,
     t: &Target,
     desired: &crate::fortios::model::Desired,
+    bars: Option<&indicatif::MultiProgress>,
 ) -> anyhow::Result<(State, Option<String>)> {
+    let progress = DeviceProgress::new(bars, &t.name);
+    progress.phase("connecting");
     let mut dev = Device::open(o, t).await?;
+    progress.phase("reading the managed objects");
     let managed = plan::managed_from(desired);
     let r = dev.read(t.vdom.as_deref(), &managed).await;
     let notice = dev.session.notice.take();
