@@ -630,3 +630,68 @@ fn password_from_a_file_and_clear_errors_for_missing_settings() {
         text(&out)
     );
 }
+
+/// The simulator over HTTPS with a self-signed certificate: trusted through `ca_cert`,
+/// refused without it (nothing written), accepted with the loudly warned
+/// `insecure_skip_verify`, and the session cookie carries `Secure` like the real server's.
+#[test]
+fn pull_over_tls_with_custom_ca_and_insecure_skip_verify() {
+    let tls_sim = || sim(FIXTURE, |c| c.tls = true);
+
+    // Custom CA: works.
+    let s = tls_sim();
+    assert!(s.url().starts_with("https://127.0.0.1:"), "{}", s.url());
+    let pem = s.cert_pem.clone().expect("certificate");
+    let env = setup_with(s, "  ca_cert: sim-ca.pem\n", None);
+    std::fs::write(env.path().join("sim-ca.pem"), &pem).unwrap();
+    let out = env.run(&["pull"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(env.pulled().contains("203.0.113.9"), "{}", env.pulled());
+
+    // No CA: the certificate is not trusted; exit 1 and no file.
+    let env = setup_with(tls_sim(), "", None);
+    let out = env.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!env.pulled_path().exists(), "a failed pull writes nothing");
+    let err = text(&out).to_lowercase();
+    assert!(
+        err.contains("certificate") || err.contains("tls") || err.contains("https"),
+        "{err}"
+    );
+
+    // insecure_skip_verify: works, with a warning.
+    let env = setup_with(tls_sim(), "  insecure_skip_verify: true\n", None);
+    let out = env.run(&["pull"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).to_lowercase().contains("insecure"),
+        "{}",
+        text(&out)
+    );
+
+    // A client we did not write: curl trusts the PEM and sees a Secure session cookie.
+    let s = tls_sim();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, s.cert_pem.as_deref().unwrap()).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-D", "-", "-o", "/dev/null", "--cacert"])
+        .arg(&ca)
+        .args([
+            "--data",
+            &format!("username=api@blockops.example&password={PASSWORD}"),
+        ])
+        .arg(format!("{}/login.html", s.url()))
+        .output()
+        .expect("curl runs");
+    let headers = String::from_utf8_lossy(&out.stdout);
+    assert!(headers.starts_with("HTTP/1.1 302"), "{headers}");
+    let cookie = headers
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: jsessionid=")
+        })
+        .expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}

@@ -57,6 +57,12 @@ pub struct CybereasonArgs {
     /// Do not return the extra row beyond `totalResultLimit` (the real server does).
     #[arg(long)]
     pub no_extra_row: bool,
+    /// Serve HTTPS with a self-signed certificate generated at start (the real server is HTTPS).
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: write the certificate (PEM) here, for `cybereason.ca_cert` or `curl --cacert`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cert_out: Option<PathBuf>,
 }
 
 /// Flags of `blockops sim fortigate`.
@@ -133,8 +139,13 @@ fn run_cybereason(a: CybereasonArgs) -> anyhow::Result<Outcome> {
         session_ttl: a.session_ttl.0,
         plus_one_quirk: !a.no_extra_row,
         listen: a.listen,
+        tls: a.tls,
     };
     let handle = CybereasonSim::spawn(cfg)?;
+    if let (Some(path), Some(pem)) = (&a.cert_out, &handle.cert_pem) {
+        crate::atomic::write(path, pem.as_bytes())?;
+        tracing::info!("certificate written to {}", path.display());
+    }
     println!("{}", handle.url());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

@@ -3,10 +3,12 @@
 //! MalOp inbox and mmng/v2 paging, and per-endpoint fault injection. Used by tests (in
 //! process, over real sockets), by `blockops sim cybereason` and by the demo.
 //!
-//! Plain HTTP only: the cookie therefore carries no `Secure` flag (clients would not send it
-//! back over `http://`). TLS is not implemented.
+//! Over plain HTTP the session cookie carries no `Secure` flag (clients would not send it back
+//! over `http://`); with `tls` the simulator serves HTTPS with a freshly generated self-signed
+//! certificate for `127.0.0.1`/`localhost` and sets `Secure`, like the real server.
 pub mod fixture;
 pub mod query;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,6 +51,8 @@ pub struct SimConfig {
     pub plus_one_quirk: bool,
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Serve HTTPS with a self-signed certificate (see [`SimHandle::cert_pem`]).
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -60,6 +64,7 @@ impl Default for SimConfig {
             session_ttl: Duration::from_secs(COOKIE_MAX_AGE),
             plus_one_quirk: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
         }
     }
 }
@@ -178,6 +183,8 @@ struct Shared {
     log: Mutex<Vec<RequestRecord>>,
     logins: AtomicU64,
     failed_logins: AtomicU64,
+    /// HTTPS: cookies get the `Secure` flag.
+    secure: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -197,6 +204,8 @@ pub enum SimError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Fixture(#[from] fixture::FixtureError),
+    #[error("simulator TLS setup: {0}")]
+    Tls(String),
 }
 
 /// Entry point of the simulator.
@@ -225,7 +234,15 @@ impl CybereasonSim {
             log: Mutex::new(Vec::new()),
             logins: AtomicU64::new(0),
             failed_logins: AtomicU64::new(0),
+            secure: cfg.tls,
         });
+        let tls = if cfg.tls {
+            Some(tls::self_signed().map_err(SimError::Tls)?)
+        } else {
+            None
+        };
+        let cert_pem = tls.as_ref().map(|t| t.cert_pem.clone());
+        let acceptor = tls.map(|t| t.acceptor);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cybereason-sim")
@@ -245,11 +262,17 @@ impl CybereasonSim {
                             return;
                         }
                     };
-                    tokio::select! {
-                        r = axum::serve(listener, app) => {
-                            if let Err(e) = r { tracing::error!("simulator: {e}"); }
-                        }
-                        _ = rx => {}
+                    match acceptor {
+                        None => tokio::select! {
+                            r = axum::serve(listener, app) => {
+                                if let Err(e) = r { tracing::error!("simulator: {e}"); }
+                            }
+                            _ = rx => {}
+                        },
+                        Some(acceptor) => tokio::select! {
+                            _ = tls::serve(listener, acceptor, app) => {}
+                            _ = rx => {}
+                        },
                     }
                 });
                 rt.shutdown_timeout(Duration::from_millis(200));
@@ -257,6 +280,7 @@ impl CybereasonSim {
             .map_err(SimError::Runtime)?;
         Ok(SimHandle {
             addr,
+            cert_pem,
             shared,
             stop: Some(tx),
             thread: Some(thread),
@@ -268,15 +292,22 @@ impl CybereasonSim {
 pub struct SimHandle {
     /// The bound address.
     pub addr: SocketAddr,
+    /// PEM of the self-signed certificate when serving HTTPS (give it to clients as CA).
+    pub cert_pem: Option<String>,
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SimHandle {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.cert_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
     /// Add a fault rule (rules are checked in order; the first active match wins).
     pub fn inject(&self, fault: Fault) {
@@ -395,8 +426,9 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-fn session_set_cookie(id: &str) -> String {
-    format!("JSESSIONID={id}; Path=/; HttpOnly; Max-Age={COOKIE_MAX_AGE}")
+fn session_set_cookie(id: &str, secure: bool) -> String {
+    let flag = if secure { "; Secure" } else { "" };
+    format!("JSESSIONID={id}; Path=/{flag}; HttpOnly; Max-Age={COOKIE_MAX_AGE}")
 }
 
 impl Shared {
@@ -535,7 +567,7 @@ async fn login(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes)
     }
     s.logins.fetch_add(1, Ordering::SeqCst);
     let id = s.new_session(Some(s.username.clone()));
-    let mut r = redirect("/#/current?", Some(session_set_cookie(&id)));
+    let mut r = redirect("/#/current?", Some(session_set_cookie(&id, s.secure)));
     r.headers_mut().append(
         header::SET_COOKIE,
         HeaderValue::from_static("rememberMe=deleteMe; Path=/; Max-Age=0"),
@@ -604,7 +636,7 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
     }
     let mut resp = if path.starts_with("/rest/") && !s.session_valid(sid.as_deref()) {
         let anon = s.new_session(None);
-        redirect("/login.html", Some(session_set_cookie(&anon)))
+        redirect("/login.html", Some(session_set_cookie(&anon, s.secure)))
     } else {
         match fault {
             Some(FaultKind::Status(code)) => {
