@@ -34,6 +34,7 @@ fn no_ansi_escapes_when_not_a_terminal() {
         vec!["plan", "--target", "fw1", "-v"],
         vec!["apply", plan, "--dry-run", "-v"],
         vec!["apply", plan, "--yes"],
+        vec!["apply", plan, "--yes", "--format", "json"],
         vec!["plan", "--all", "--format", "json"],
         // Errors, including clap's own usage errors.
         vec!["diff", "--format", "yaml"],
@@ -43,6 +44,13 @@ fn no_ansi_escapes_when_not_a_terminal() {
     ];
     for args in &cases {
         let o = h.cmd().args(args).env_remove("NO_COLOR").output().unwrap();
+        // No progress bar either (its line counter would show up as "lines (").
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("lines ("),
+            "`blockops {}` drew a progress bar without a terminal:\n{}",
+            args.join(" "),
+            text(&o)
+        );
         assert!(
             !has_escape(&o.stdout) && !has_escape(&o.stderr),
             "`blockops {}` printed ANSI escapes without a terminal:\n{}",
@@ -54,4 +62,79 @@ fn no_ansi_escapes_when_not_a_terminal() {
     let o = h.run(&["diff", "--color", "always"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(has_escape(&o.stdout), "{}", text(&o));
+}
+
+/// `pull` against the Cybereason simulator with stdout/stderr piped: no escapes, no progress
+/// lines in the log (only with `-v`), and the JSON summary is one document with a schema version.
+#[test]
+fn pull_is_quiet_and_plain_without_a_terminal() {
+    use blockops::sim::cybereason::{CybereasonSim, Fixture, SimConfig};
+    let password = "NoColour-Pw-1!";
+    let sim = CybereasonSim::spawn(SimConfig {
+        fixture: Fixture::parse(
+            "reputations:\n  - {key: 203.0.113.9}\nconnections:\n  - {remote: 203.0.113.77, time: -1d, classification: malware}\n",
+        )
+        .expect("fixture"),
+        password: password.into(),
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("blocklists")).unwrap();
+    std::fs::write(
+        dir.path().join("blockops.yaml"),
+        format!(
+            "cybereason:\n  url: {}\n  username: api@blockops.example\n  password: {{env: NC_TEST_PW}}\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("blockops")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(args)
+            .env("NC_TEST_PW", password)
+            .env("BLOCKOPS_TODAY", TODAY)
+            .env_remove("NO_COLOR")
+            .env_remove("BLOCKOPS_LOG")
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    let o = run(&["pull", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !has_escape(&o.stdout) && !has_escape(&o.stderr),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("203.0.113.77"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("pull: "),
+        "progress steps in a non-terminal log:\n{}",
+        text(&o)
+    );
+    // With -v the steps are logged (so the assertion above can fail).
+    let o = run(&["pull", "--dry-run", "-v"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!has_escape(&o.stderr), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("pull: "),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(&["pull", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{}", text(&o)));
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["written"], true);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(password));
 }
