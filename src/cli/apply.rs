@@ -4,9 +4,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
 
-use crate::cli::Global;
-use crate::cli::plan::{Row, combine, config_rel, load_config, print_table};
+use crate::cli::plan::{
+    DeviceProgress, JSON_SCHEMA_VERSION, Row, combine, config_rel, load_config, print_table,
+};
+use crate::cli::{Format, Global};
 use crate::config::Target;
 use crate::error::{Outcome, Refused, is_refusal, render_chain};
 use crate::fortios::device::State;
@@ -39,6 +42,41 @@ pub struct ApplyArgs {
     /// Devices changed at the same time.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Output: per-target lines and table (`text`) or one JSON document on stdout (`json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// What happened on one device, as far as it got (filled in while applying).
+#[derive(Debug, Clone, Default, Serialize)]
+struct Info {
+    /// Script lines the device accepted.
+    lines_applied: usize,
+    /// Differences between the device read back and the desired state (`null`: not read back).
+    drift: Option<usize>,
+    /// Backup of the managed objects, written before any change.
+    backup: Option<String>,
+    /// Session transcript.
+    transcript: Option<String>,
+}
+
+/// One element of `targets` in `apply --format json`.
+#[derive(Debug, Serialize)]
+struct ApplyRow {
+    #[serde(flatten)]
+    row: Row,
+    #[serde(flatten)]
+    info: Info,
+}
+
+/// `apply --format json` output.
+#[derive(Debug, Serialize)]
+struct ApplyReport<'a> {
+    schema_version: u32,
+    command: &'static str,
+    dry_run: bool,
+    ok: bool,
+    targets: &'a [ApplyRow],
 }
 
 /// A plan that passed the offline checks.
@@ -49,6 +87,7 @@ struct Checked {
     opts: ConnectOptions,
     dopts: delta::DeltaOptions,
     log_dir: PathBuf,
+    path: PathBuf,
 }
 
 fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -75,7 +114,9 @@ pub fn run(g: &Global, a: ApplyArgs) -> anyhow::Result<Outcome> {
     let cfg_rel = config_rel(g);
     let repo = gitops::open(&g.repo)?;
     let mut errors: Vec<(String, anyhow::Error)> = Vec::new();
-    let mut rows: Vec<Row> = Vec::new();
+    let json = a.format == Format::Json;
+    let quiet = g.quiet || json;
+    let mut rows: Vec<ApplyRow> = Vec::new();
     let mut checked = Vec::new();
     for path in expand(&a.plans)? {
         let name = path.display().to_string();
@@ -160,18 +201,23 @@ pub fn run(g: &Global, a: ApplyArgs) -> anyhow::Result<Outcome> {
                 opts,
                 dopts,
                 log_dir,
+                path: path.clone(),
             }))
         })();
         match r {
             Ok(Some(c)) => checked.push(c),
             Ok(None) => {}
             Err(e) => {
-                rows.push(Row {
-                    target: name.clone(),
-                    result: if is_refusal(&e) { "refused" } else { "error" }.into(),
-                    counts: None,
-                    lines: 0,
-                    detail: render_chain(&e),
+                rows.push(ApplyRow {
+                    row: Row {
+                        target: name.clone(),
+                        result: if is_refusal(&e) { "refused" } else { "error" }.into(),
+                        counts: None,
+                        lines: 0,
+                        plan_file: Some(path.display().to_string()),
+                        detail: render_chain(&e),
+                    },
+                    info: Info::default(),
                 });
                 errors.push((name, e));
             }
@@ -181,57 +227,94 @@ pub fn run(g: &Global, a: ApplyArgs) -> anyhow::Result<Outcome> {
     let (todo, nothing): (Vec<Checked>, Vec<Checked>) =
         checked.into_iter().partition(|c| c.plan.has_changes);
     for c in nothing {
-        if !g.quiet {
+        if !quiet {
             println!(
                 "{}: the plan has no changes; nothing to apply",
                 c.plan.target
             );
         }
-        rows.push(Row {
-            target: c.plan.target,
-            result: "no changes".into(),
-            counts: None,
-            lines: 0,
-            detail: String::new(),
+        rows.push(ApplyRow {
+            row: Row {
+                target: c.plan.target,
+                result: "no changes".into(),
+                counts: Some(c.plan.counts),
+                lines: 0,
+                plan_file: Some(c.path.display().to_string()),
+                detail: String::new(),
+            },
+            info: Info {
+                drift: None,
+                ..Info::default()
+            },
         });
     }
     if !todo.is_empty() && !a.dry_run && !a.yes {
         confirm(&todo)?;
     }
     let dry = a.dry_run;
+    // Progress bars only for a person watching: never in CI logs, never on stdout.
+    let bars = (!g.quiet && std::io::stderr().is_terminal()).then(|| {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+    });
     let futs: Vec<_> = todo
         .into_iter()
-        .map(|c| async move { (apply_one(&c, dry).await, c) })
+        .map(|c| {
+            let bars = bars.clone();
+            async move {
+                let mut info = Info::default();
+                let r = apply_one(&c, dry, &mut info, bars.as_ref()).await;
+                (r, info, c)
+            }
+        })
         .collect();
-    for (r, c) in plan::run_bounded(a.jobs as usize, futs)? {
+    for (r, info, c) in plan::run_bounded(a.jobs as usize, futs)? {
         let name = c.plan.target.clone();
+        let plan_file = Some(c.path.display().to_string());
         match r {
             Ok(msg) => {
-                if !g.quiet {
+                if !quiet {
                     println!("{name}: {msg}");
                 }
-                rows.push(Row {
-                    target: name,
-                    result: if dry { "dry run" } else { "applied" }.into(),
-                    counts: Some(c.plan.counts),
-                    lines: c.plan.line_count(),
-                    detail: msg,
+                rows.push(ApplyRow {
+                    row: Row {
+                        target: name,
+                        result: if dry { "dry run" } else { "applied" }.into(),
+                        counts: Some(c.plan.counts),
+                        lines: c.plan.line_count(),
+                        plan_file,
+                        detail: msg,
+                    },
+                    info,
                 });
             }
             Err(e) => {
-                rows.push(Row {
-                    target: name.clone(),
-                    result: if is_refusal(&e) { "refused" } else { "failed" }.into(),
-                    counts: Some(c.plan.counts),
-                    lines: c.plan.line_count(),
-                    detail: render_chain(&e),
+                rows.push(ApplyRow {
+                    row: Row {
+                        target: name.clone(),
+                        result: if is_refusal(&e) { "refused" } else { "failed" }.into(),
+                        counts: Some(c.plan.counts),
+                        lines: c.plan.line_count(),
+                        plan_file,
+                        detail: render_chain(&e),
+                    },
+                    info,
                 });
                 errors.push((name, e));
             }
         }
     }
-    if several && !g.quiet {
-        print_table(&rows);
+    if json {
+        let r = ApplyReport {
+            schema_version: JSON_SCHEMA_VERSION,
+            command: "apply",
+            dry_run: dry,
+            ok: errors.is_empty(),
+            targets: &rows,
+        };
+        crate::cli::print(&(serde_json::to_string_pretty(&r)? + "\n"))?;
+    } else if several && !g.quiet {
+        let plain: Vec<Row> = rows.iter().map(|r| r.row.clone()).collect();
+        print_table(&plain);
     }
     combine(errors, "apply")?;
     Ok(Outcome::Ok)
@@ -279,7 +362,12 @@ fn stamp() -> String {
         .unwrap_or_default()
 }
 
-async fn apply_one(c: &Checked, dry_run: bool) -> anyhow::Result<String> {
+async fn apply_one(
+    c: &Checked,
+    dry_run: bool,
+    info: &mut Info,
+    bars: Option<&indicatif::MultiProgress>,
+) -> anyhow::Result<String> {
     let t = &c.target;
     let mut dev = Device::open(&c.opts, t).await?;
     if let Some(n) = dev.session.notice.take() {
@@ -287,9 +375,12 @@ async fn apply_one(c: &Checked, dry_run: bool) -> anyhow::Result<String> {
     }
     let ts = stamp();
     let transcript_path = c.log_dir.join(format!("{}-{ts}.transcript.log", t.name));
-    let result = apply_session(c, &mut dev, dry_run, &ts).await;
+    let result = apply_session(c, &mut dev, dry_run, &ts, info, bars).await;
     let transcript = dev.close().await;
     let written = crate::atomic::write(&transcript_path, transcript.as_bytes());
+    if written.is_ok() {
+        info.transcript = Some(transcript_path.display().to_string());
+    }
     let msg = result?;
     written.with_context(|| format!("writing the transcript {}", transcript_path.display()))?;
     Ok(format!("{msg} (transcript {})", transcript_path.display()))
@@ -300,9 +391,13 @@ async fn apply_session(
     dev: &mut Device,
     dry_run: bool,
     ts: &str,
+    info: &mut Info,
+    bars: Option<&indicatif::MultiProgress>,
 ) -> anyhow::Result<String> {
     let t = &c.target;
     let managed = plan::managed_from(&c.desired);
+    let progress = DeviceProgress::new(bars, &t.name);
+    progress.phase("reading the managed objects");
     let (current, backup) = dev.read(t.vdom.as_deref(), &managed).await?;
     if current.sha256() != c.plan.device_state_sha256 {
         return Err(Refused::new(format!(
@@ -327,6 +422,7 @@ async fn apply_session(
             backup_path.display()
         )
     })?;
+    info.backup = Some(backup_path.display().to_string());
     if dry_run {
         return Ok(format!(
             "dry run: plan verified against the device, {} lines would be sent (backup {})",
@@ -334,7 +430,12 @@ async fn apply_session(
             backup_path.display()
         ));
     }
-    let report = push::push(&mut dev.session, &c.plan.script, &dev.patterns).await;
+    progress.lines(c.plan.line_count());
+    let on_line = |done: usize, _total: usize| progress.set(done);
+    let report =
+        push::push_with_progress(&mut dev.session, &c.plan.script, &dev.patterns, &on_line).await;
+    progress.phase("reading back");
+    info.lines_applied = report.applied;
     if !report.ok() {
         bail!("{} (backup {})", report.describe(), backup_path.display());
     }
@@ -343,6 +444,7 @@ async fn apply_session(
         .await
         .context("reading the device back")?;
     let drift = after.drift(&State::from_desired(&c.desired));
+    info.drift = Some(drift.len());
     if !drift.is_empty() {
         bail!(
             "the script was applied but the device does not match the desired state ({} differences):\n  {}",

@@ -89,12 +89,12 @@ pub enum Command {
     Diff(diff::Args),
     /// Read the device's managed objects and write a plan with the minimal delta script.
     #[command(
-        after_help = "Examples:\n  blockops plan --target fw1\n  blockops plan --all --out plans/ --detailed-exitcode\n  blockops plan --target fw1 --offline-base origin/main --out preview.json"
+        after_help = "Examples:\n  blockops plan --target fw1\n  blockops plan --all --out plans/ --detailed-exitcode\n  blockops plan --target fw1 --offline-base origin/main --out preview.json\n  blockops plan --all --format json > plan-report.json"
     )]
     Plan(plan::PlanArgs),
     /// Verify an approved plan and push it to the device.
     #[command(
-        after_help = "Examples:\n  blockops apply plans/fw1.plan.json\n  blockops apply plans/ --yes --jobs 4"
+        after_help = "Examples:\n  blockops apply plans/fw1.plan.json\n  blockops apply plans/ --yes --jobs 4\n  blockops apply plans/ --yes --format json > apply-report.json"
     )]
     Apply(apply::ApplyArgs),
     /// Why is VALUE blocked or not: file and entry, guardrail or allowlist rule, targets and groups.

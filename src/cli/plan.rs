@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use serde::Serialize;
 
-use crate::cli::Global;
+use crate::cli::{Format, Global};
 use crate::config::{Config, Target};
 use crate::error::{Outcome, Refused, is_refusal, render_chain};
 use crate::fortios::device::State;
@@ -45,6 +46,9 @@ pub struct PlanArgs {
     /// Devices contacted at the same time.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Output: per-target lines and table (`text`) or one JSON document on stdout (`json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Load the work-tree configuration.
@@ -60,14 +64,38 @@ pub fn config_rel(g: &Global) -> String {
     g.config.to_string_lossy().replace('\\', "/")
 }
 
-/// One row of a per-target result table.
+/// One row of a per-target result table (also an element of `targets` in the JSON output).
+#[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub target: String,
+    /// `changes`, `no changes`, `refused`, `error` (plan); `applied`, `dry run`, `no changes`,
+    /// `refused`, `failed`, `error` (apply).
     pub result: String,
     pub counts: Option<delta::Counts>,
+    /// Non-empty script lines of the plan.
     pub lines: usize,
+    /// The plan file written (plan) or read (apply).
+    pub plan_file: Option<String>,
     pub detail: String,
 }
+
+/// `plan --format json` output.
+#[derive(Debug, Serialize)]
+struct PlanReport<'a> {
+    schema_version: u32,
+    command: &'static str,
+    /// Commit the desired state was rendered from.
+    commit: String,
+    /// `--offline-base` commit, if any.
+    offline_base: Option<String>,
+    /// Whether any plan has changes.
+    changes: bool,
+    ok: bool,
+    targets: &'a [Row],
+}
+
+/// Version of the `--format json` documents of `plan` and `apply`.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// Print the result table (only when several targets were involved).
 pub fn print_table(rows: &[Row]) {
@@ -156,8 +184,14 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
         .into_iter()
         .cloned()
         .collect();
+    let json = a.format == Format::Json;
+    let quiet = g.quiet || json;
     if targets.is_empty() {
-        println!("no targets in this shard");
+        if json {
+            print_plan_json(oid.to_string(), base_oid, false, &[])?;
+        } else {
+            println!("no targets in this shard");
+        }
         return Ok(Outcome::Ok);
     }
     let several = targets.len() > 1;
@@ -190,15 +224,19 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
             Err(e) => errors.push((t.name.clone(), e)),
         }
     }
+    let bars = progress_bars(g);
     let futs: Vec<_> = prepared
         .into_iter()
-        .map(|(t, (desired, max_line, base, opts))| async move {
-            let current = match (base, opts) {
-                (Some(b), _) => Ok((b, None)),
-                (None, Some(opts)) => read_device(&opts, &t, &desired).await,
-                (None, None) => Err(anyhow!("no connection settings")),
-            };
-            (t, desired, max_line, current)
+        .map(|(t, (desired, max_line, base, opts))| {
+            let bars = bars.clone();
+            async move {
+                let current = match (base, opts) {
+                    (Some(b), _) => Ok((b, None)),
+                    (None, Some(opts)) => read_device(&opts, &t, &desired, bars.as_ref()).await,
+                    (None, None) => Err(anyhow!("no connection settings")),
+                };
+                (t, desired, max_line, current)
+            }
         })
         .collect();
     let results = plan::run_bounded(a.jobs as usize, futs)?;
@@ -208,7 +246,9 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     for (t, desired, max_line, current) in results {
         let r = (|| {
             let (current, notice) = current?;
-            if let Some(n) = notice {
+            if let Some(n) = notice
+                && !g.quiet
+            {
                 eprintln!("note: {n}");
             }
             let d = delta::compute(&current, &desired, &plan::delta_options(max_line, &t));
@@ -242,7 +282,7 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
         match r {
             Ok((pf, path)) => {
                 any_changes |= pf.has_changes;
-                if !g.quiet {
+                if !quiet {
                     report(&pf, &path, g.verbose > 0, several);
                 }
                 rows.push(Row {
@@ -255,6 +295,7 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
                     .into(),
                     counts: Some(pf.counts),
                     lines: pf.line_count(),
+                    plan_file: Some(path.display().to_string()),
                     detail: path.display().to_string(),
                 });
             }
@@ -264,13 +305,31 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
                     result: if is_refusal(&e) { "refused" } else { "error" }.into(),
                     counts: None,
                     lines: 0,
+                    plan_file: None,
                     detail: render_chain(&e),
                 });
                 errors.push((t.name.clone(), e));
             }
         }
     }
-    if several && !g.quiet {
+    // Errors of targets that failed before contacting the device come first in `errors` but
+    // have no row yet.
+    for (name, e) in &errors {
+        if !rows.iter().any(|r| &r.target == name) {
+            rows.push(Row {
+                target: name.clone(),
+                result: if is_refusal(e) { "refused" } else { "error" }.into(),
+                counts: None,
+                lines: 0,
+                plan_file: None,
+                detail: render_chain(e),
+            });
+        }
+    }
+    rows.sort_by_key(|r| targets.iter().position(|t| t.name == r.target));
+    if json {
+        print_plan_json(oid.to_string(), base_oid, any_changes, &rows)?;
+    } else if several && !g.quiet {
         print_table(&rows);
     }
     combine(errors, "plan")?;
@@ -281,12 +340,95 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+fn print_plan_json(
+    commit: String,
+    base: Option<git2::Oid>,
+    changes: bool,
+    rows: &[Row],
+) -> anyhow::Result<()> {
+    let r = PlanReport {
+        schema_version: JSON_SCHEMA_VERSION,
+        command: "plan",
+        commit,
+        offline_base: base.map(|b| b.to_string()),
+        changes,
+        ok: rows
+            .iter()
+            .all(|r| r.result == "changes" || r.result == "no changes"),
+        targets: rows,
+    };
+    crate::cli::print(&(serde_json::to_string_pretty(&r)? + "\n"))
+}
+
+/// Progress bars on stderr, only for a person watching: never in CI logs, never on stdout.
+pub fn progress_bars(g: &Global) -> Option<indicatif::MultiProgress> {
+    use std::io::IsTerminal;
+    (!g.quiet && std::io::stderr().is_terminal()).then(|| {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+    })
+}
+
+/// Progress of one device on a terminal: a spinner while reading, a line-count bar while
+/// pushing. Does nothing without `bars` (not a terminal, `--quiet`).
+pub struct DeviceProgress(Option<indicatif::ProgressBar>);
+
+impl DeviceProgress {
+    pub fn new(bars: Option<&indicatif::MultiProgress>, target: &str) -> DeviceProgress {
+        DeviceProgress(bars.map(|m| {
+            let b = m.add(indicatif::ProgressBar::new_spinner());
+            b.set_prefix(target.to_string());
+            b
+        }))
+    }
+
+    pub fn phase(&self, msg: &str) {
+        if let Some(b) = &self.0 {
+            if let Ok(st) = indicatif::ProgressStyle::with_template("{prefix} {spinner} {msg}") {
+                b.set_style(st);
+            }
+            b.set_message(msg.to_string());
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+    }
+
+    pub fn lines(&self, total: usize) {
+        if let Some(b) = &self.0 {
+            b.disable_steady_tick();
+            if let Ok(st) = indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} lines ({eta} left)",
+            ) {
+                b.set_style(st.progress_chars("=> "));
+            }
+            b.set_length(total as u64);
+            b.set_position(0);
+        }
+    }
+
+    pub fn set(&self, done: usize) {
+        if let Some(b) = &self.0 {
+            b.set_position(done as u64);
+        }
+    }
+}
+
+impl Drop for DeviceProgress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
 async fn read_device(
     o: &ConnectOptions,
     t: &Target,
     desired: &crate::fortios::model::Desired,
+    bars: Option<&indicatif::MultiProgress>,
 ) -> anyhow::Result<(State, Option<String>)> {
+    let progress = DeviceProgress::new(bars, &t.name);
+    progress.phase("connecting");
     let mut dev = Device::open(o, t).await?;
+    progress.phase("reading the managed objects");
     let managed = plan::managed_from(desired);
     let r = dev.read(t.vdom.as_deref(), &managed).await;
     let notice = dev.session.notice.take();

@@ -255,8 +255,10 @@ fn commit_message(m: &Merged, rel: &str) -> String {
     s
 }
 
+/// `pull --format json` output.
 #[derive(Serialize)]
 struct JsonSummary<'a> {
+    schema_version: u32,
     file: &'a str,
     url: &'a str,
     window: String,
@@ -276,10 +278,9 @@ pub(crate) fn millis_now() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Progress: a spinner on a terminal, plain lines otherwise (CI logs).
+/// Progress: a spinner on a terminal; otherwise nothing in the log unless `-v` (CI logs).
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
-    quiet: bool,
 }
 
 impl Progress {
@@ -289,13 +290,12 @@ impl Progress {
             b.enable_steady_tick(std::time::Duration::from_millis(120));
             b
         });
-        Progress { bar, quiet }
+        Progress { bar }
     }
     fn step(&self, msg: &str) {
         match &self.bar {
             Some(b) => b.set_message(format!("pull: {msg}")),
-            None if !self.quiet => eprintln!("pull: {msg}"),
-            None => {}
+            None => tracing::info!("pull: {msg}"),
         }
     }
     fn finish(&self) {
@@ -407,6 +407,7 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     match a.format {
         Format::Json => {
             let s = JsonSummary {
+                schema_version: 1,
                 file: &rel,
                 url: &url,
                 window: window.to_string(),

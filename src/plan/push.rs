@@ -62,6 +62,16 @@ enum Ctx {
 
 /// Push `script`; stops at the first failing line.
 pub async fn push(s: &mut Session, script: &str, patterns: &[String]) -> PushReport {
+    push_with_progress(s, script, patterns, &|_, _| {}).await
+}
+
+/// [`push`], calling `progress(accepted, total)` after every accepted line (for a progress bar).
+pub async fn push_with_progress(
+    s: &mut Session,
+    script: &str,
+    patterns: &[String],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> PushReport {
     let lines: Vec<&str> = script
         .lines()
         .map(str::trim)
@@ -95,6 +105,7 @@ pub async fn push(s: &mut Session, script: &str, patterns: &[String]) -> PushRep
             return r;
         }
         r.applied = i + 1;
+        progress(r.applied, r.total);
         match (ctx, verb) {
             (Ctx::Top, "execute") if w.get(2).map(String::as_str) == Some("start") => {
                 in_transaction = true
