@@ -69,6 +69,11 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Pull indicators from Cybereason into the blocklist file.
+    #[command(
+        after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json"
+    )]
+    Pull(pull::PullArgs),
     /// Validate config, blocklists, allowlist, templates and device limits; list every problem.
     #[command(
         after_help = "Examples:\n  blockops check\n  blockops check --format json\n  blockops check --rev HEAD~1"
@@ -107,6 +112,9 @@ pub enum Command {
         after_help = "Examples:\n  blockops demo\n  blockops demo --dir /tmp/blockops-demo   # keep the repository to look around"
     )]
     Demo(demo::Args),
+    /// Run a simulator (Cybereason REST API, FortiGate over SSH) for tests, demos and CI.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  blockops completions bash > /etc/bash_completion.d/blockops\n  blockops completions zsh > \"${fpath[1]}/_blockops\""
@@ -115,14 +123,6 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Pull indicators from Cybereason into the blocklist file.
-    #[command(
-        after_help = "Examples:\n  blockops pull --dry-run\n  blockops pull --commit\n  blockops pull --since 7d --format json"
-    )]
-    Pull(pull::PullArgs),
-    /// Run a simulator (Cybereason REST API, FortiGate over SSH) for tests, demos and CI.
-    #[command(subcommand)]
-    Sim(sim::SimCommand),
 }
 
 /// Run a parsed command line.
