@@ -315,6 +315,26 @@ pub const POLICY: TableSchema = TableSchema {
     ],
 };
 
+/// Tables with datasource fields (group `member`, policy `srcaddr`/`dstaddr`, …) that may
+/// reference entries of table `target`, with the names of those fields.
+pub fn referencing_fields(target: &str) -> Vec<(&'static TableSchema, Vec<&'static str>)> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let fields = t
+                .fields
+                .iter()
+                .filter(
+                    |f| matches!(f.kind, Kind::Members { sources } if sources.contains(&target)),
+                )
+                .map(|f| f.name)
+                .collect::<Vec<_>>();
+            (*t, fields)
+        })
+        .filter(|(_, fields)| !fields.is_empty())
+        .collect()
+}
+
 /// Every table, in the order `show` prints them.
 pub const TABLES: &[&TableSchema] = &[
     &ADDRESS,

@@ -665,13 +665,7 @@ impl Shell {
             }
             // References (group members, policy addresses) follow the rename, as FortiOS's
             // cmdb does.
-            for g in schema::TABLES.iter() {
-                let fields: Vec<&str> = g
-                    .fields
-                    .iter()
-                    .filter(|f| matches!(f.kind, Kind::Members { sources } if sources.contains(&table.path)))
-                    .map(|f| f.name)
-                    .collect();
+            for (g, fields) in schema::referencing_fields(table.path) {
                 let Some(t) = v.tables.get_mut(g.path) else {
                     continue;
                 };

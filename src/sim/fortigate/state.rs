@@ -211,16 +211,7 @@ impl DeviceState {
         let Some(v) = self.vdoms.get(vdom) else {
             return out;
         };
-        for t in schema::TABLES.iter() {
-            let fields: Vec<&str> = t
-                .fields
-                .iter()
-                .filter(|f| matches!(f.kind, schema::Kind::Members { sources } if sources.contains(&table)))
-                .map(|f| f.name)
-                .collect();
-            if fields.is_empty() {
-                continue;
-            }
+        for (t, fields) in schema::referencing_fields(table) {
             if let Some(entries) = v.tables.get(t.path) {
                 for (gname, obj) in entries {
                     if fields.iter().any(|f| obj.list(f).iter().any(|m| m == name)) {
