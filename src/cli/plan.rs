@@ -197,15 +197,26 @@ pub fn run(g: &Global, a: PlanArgs) -> anyhow::Result<Outcome> {
     let several = targets.len() > 1;
 
     // Desired states first (git2 is not thread-safe), then the devices concurrently.
+    // Each revision is loaded and evaluated once, however many targets there are.
+    let head_ws = plan::load_at(&repo, oid, &cfg_rel);
+    let head = head_ws.as_ref().map(|ws| (ws, ws.effective(today)));
+    let base_ws = base_oid.map(|b| plan::load_at(&repo, b, &cfg_rel));
+    let base = base_ws
+        .as_ref()
+        .map(|r| r.as_ref().map(|ws| (ws, ws.effective(today))));
     let mut prepared = Vec::new();
     let mut errors: Vec<(String, anyhow::Error)> = Vec::new();
     for t in &targets {
         let r = (|| {
-            let (desired, max_line) = plan::desired_at(&repo, oid, &cfg_rel, &t.name, today)?;
-            let base = match base_oid {
-                Some(b) => Some(State::from_desired(
-                    &plan::desired_at(&repo, b, &cfg_rel, &t.name, today)?.0,
+            let (desired, max_line) = match &head {
+                Ok((ws, eff)) => plan::desired_in(ws, eff, &t.name, &cfg_rel)?,
+                Err(e) => return Err(anyhow!("{e:#}")),
+            };
+            let base = match &base {
+                Some(Ok((ws, eff))) => Some(State::from_desired(
+                    &plan::desired_in(ws, eff, &t.name, &cfg_rel)?.0,
                 )),
+                Some(Err(e)) => return Err(anyhow!("{e:#}")),
                 None => None,
             };
             // Offline plans never touch the device, so they need no credentials.

@@ -123,19 +123,33 @@ pub fn desired_at(
     target: &str,
     today: Date,
 ) -> anyhow::Result<(Desired, usize)> {
+    let ws = load_at(repo, oid, config_path)?;
+    desired_in(&ws, &ws.effective(today), target, config_path)
+}
+
+/// The repository snapshot at `oid`; load it once and call [`desired_in`] per target.
+pub fn load_at(repo: &Repository, oid: Oid, config_path: &str) -> anyhow::Result<Workspace> {
     let src = RevSource::new(repo, oid)?;
-    let ws = Workspace::load(&src, config_path)
+    Workspace::load(&src, config_path)
         .map_err(|d| anyhow!("{d}"))
-        .with_context(|| format!("loading the repository at {}", gitops::short(oid)))?;
+        .with_context(|| format!("loading the repository at {}", gitops::short(oid)))
+}
+
+/// Desired state and `max_line_length` of `target` in a loaded snapshot.
+pub fn desired_in(
+    ws: &Workspace,
+    eff: &crate::workspace::Effective<'_>,
+    target: &str,
+    config_path: &str,
+) -> anyhow::Result<(Desired, usize)> {
     let t = ws.config.target(target).ok_or_else(|| {
         anyhow!(
             "target `{target}` is not defined in {config_path} at {}",
-            gitops::short(oid)
+            ws.label
         )
     })?;
-    let eff = ws.effective(today);
     let max_line = ws.config.render_for(t).max_line_length;
-    Ok((crate::fortios::render::desired(&ws, &eff, t)?, max_line))
+    Ok((crate::fortios::render::desired(ws, eff, t)?, max_line))
 }
 
 /// Script shape for a target (`max_line_length` from the commit's configuration).
