@@ -19,7 +19,7 @@ pub enum ErrorKind {
     NotInDatasource,
     /// Table or group member limit reached.
     MaxEntries,
-    /// `delete` of an object still referenced by a group.
+    /// `delete` of an object still referenced by a group or a policy.
     InUse,
     /// Command stops before a required word.
     Incomplete,
