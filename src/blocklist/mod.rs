@@ -6,6 +6,7 @@
 pub mod allowlist;
 pub mod guard;
 pub mod indicator;
+pub mod merge;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

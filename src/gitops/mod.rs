@@ -2,6 +2,7 @@
 //!
 //! Commands read the repository's files either from the work tree or from a commit; both
 //! look the same to them through [`Source`].
+pub mod commit;
 pub mod diff;
 
 use std::path::{Path, PathBuf};
