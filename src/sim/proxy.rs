@@ -68,6 +68,8 @@ pub struct ProxyConfig {
     pub delay: Duration,
     /// Fault rules; the first that matches a response applies.
     pub faults: Vec<ProxyFault>,
+    /// Read HTTP messages (to count and log requests) even without faults.
+    pub http: bool,
 }
 
 impl ProxyConfig {
@@ -78,6 +80,7 @@ impl ProxyConfig {
             upstream,
             delay: Duration::ZERO,
             faults: Vec::new(),
+            http: false,
         }
     }
 }
@@ -87,6 +90,8 @@ struct Counters {
     connections: AtomicU64,
     requests: AtomicU64,
     fired: AtomicU64,
+    /// Request lines in the order seen (`GET /path HTTP/1.1`).
+    log: std::sync::Mutex<Vec<String>>,
 }
 
 /// A running proxy. Dropping it stops accepting and closes open connections.
@@ -109,6 +114,14 @@ impl ProxyHandle {
     /// Responses (or connections) a fault was applied to.
     pub fn faults_fired(&self) -> u64 {
         self.counters.fired.load(Ordering::SeqCst)
+    }
+    /// Request lines seen so far, in order (`POST /login.html HTTP/1.1`); index = request number.
+    pub fn request_log(&self) -> Vec<String> {
+        self.counters
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
     /// `http://ADDR`.
     pub fn url(&self) -> String {
@@ -230,7 +243,7 @@ async fn connection(
     let (up_r, up_w) = upstream.into_split();
     let to_client = DelayLine::start(client_w, cfg.delay);
     let to_up = DelayLine::start(up_w, cfg.delay);
-    if cfg.faults.is_empty() {
+    if cfg.faults.is_empty() && !cfg.http {
         tokio::join!(pump(client_r, &to_up), pump(up_r, &to_client));
         return Ok(());
     }
@@ -238,7 +251,12 @@ async fn connection(
     let requests = async {
         let mut r = Reader::new(client_r);
         while let Some(msg) = r.message(None).await? {
-            let idx = counters.requests.fetch_add(1, Ordering::SeqCst);
+            let idx = {
+                // Number and log under one lock so the log index is the request number.
+                let mut log = counters.log.lock().unwrap_or_else(|e| e.into_inner());
+                log.push(msg.head.start.clone());
+                counters.requests.fetch_add(1, Ordering::SeqCst)
+            };
             let head_request = msg.head.start.starts_with("HEAD ");
             if tx.send((idx, head_request)).is_err() {
                 break;

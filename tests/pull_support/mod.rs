@@ -134,8 +134,8 @@ impl Env {
         std::fs::read_to_string(self.pulled_path()).unwrap_or_default()
     }
     /// The binary with the repository, password, date and a clean `$HOME` set.
-    pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("blockops").unwrap();
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_blockops"));
         c.arg("--repo")
             .arg(self.path())
             .env("CR_TEST_PW", PASSWORD)
@@ -147,8 +147,13 @@ impl Env {
             .env_remove("GIT_COMMITTER_NAME")
             .env_remove("GIT_COMMITTER_EMAIL")
             .env_remove("BLOCKOPS_LOG")
-            .env_remove("BLOCKOPS_CONFIG")
-            .timeout(Duration::from_secs(60));
+            .env_remove("BLOCKOPS_CONFIG");
+        c
+    }
+    /// [`Env::std_cmd`] with a 60 s timeout.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::from_std(self.std_cmd());
+        c.timeout(Duration::from_secs(60));
         c
     }
     /// Run with a fixed commit author (`Pull Bot`).
