@@ -231,15 +231,10 @@ impl Client {
     }
 }
 
-/// Keys of a `detection/details` connection item that name its remote end, in order.
-const DETAIL_ADDRESS_KEYS: [&str; 6] = [
-    "remoteAddress",
-    "remoteAddressString",
-    "remoteIp",
-    "serverAddress",
-    "ipAddress",
-    "domainName",
-];
+/// Keys of a `detection/details` connection item that name its remote end. No public sample
+/// shows `connections[]`; these are the Connection feature names (an incoming connection's
+/// `serverAddress` is our own host, so only remote-end names are read).
+const DETAIL_REMOTE_KEYS: [&str; 2] = ["remoteAddress", "domainName"];
 
 /// Every remote address or domain of `connections[]` in a detection/details answer.
 pub fn detail_connections(doc: &Value) -> Result<Vec<String>, ShapeError> {
@@ -249,23 +244,18 @@ pub fn detail_connections(doc: &Value) -> Result<Vec<String>, ShapeError> {
     let mut out = Vec::new();
     for (i, item) in opt_array(m.get("connections"), &cp)?.iter().enumerate() {
         let ip = cp.index(i);
-        if let Some(t) = item.as_str() {
-            out.push(super::query::dns_query_domain(t).to_string());
-            continue;
-        }
         let c = obj(Some(item), &ip)?;
-        let mut found = false;
-        for key in DETAIL_ADDRESS_KEYS {
+        let before = out.len();
+        for key in DETAIL_REMOTE_KEYS {
             if let Some(v) = text(c.get(key), &ip.key(key))? {
-                out.push(super::query::dns_query_domain(&v).to_string());
-                found = true;
+                out.push(v);
             }
         }
-        if !found {
+        if out.len() == before {
             let keys: Vec<&str> = c.keys().map(String::as_str).take(12).collect();
             return Err(ip.error(format!(
                 "no remote address ({} expected; has {}); set cybereason.epp_malops: skip",
-                DETAIL_ADDRESS_KEYS.join(", "),
+                DETAIL_REMOTE_KEYS.join(" or "),
                 if keys.is_empty() {
                     "no fields".into()
                 } else {
@@ -345,13 +335,12 @@ mod tests {
     #[test]
     fn detail_connections_in_known_forms_or_an_error() {
         let doc = json!({"displayName": "x", "connections": [
-            {"remoteAddress": "203.0.113.9", "remotePort": 443},
-            {"domainName": "c2.evil.example"},
-            "198.51.100.7"
+            {"remoteAddress": "203.0.113.9", "remotePort": 443, "localAddress": "10.0.0.5", "domainName": null},
+            {"remoteAddress": "198.51.100.7", "domainName": "c2.evil.example"}
         ]});
         assert_eq!(
             detail_connections(&doc).unwrap(),
-            ["203.0.113.9", "c2.evil.example", "198.51.100.7"]
+            ["203.0.113.9", "198.51.100.7", "c2.evil.example"]
         );
         assert!(
             detail_connections(&json!({"connections": null}))
@@ -366,5 +355,12 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("has port, weird"), "{e}");
+        let e = detail_connections(&json!({"connections": ["10.0.0.5:1 > 203.0.113.9:443"]}))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("connections[0]: expected an object"),
+            "{e}"
+        );
     }
 }

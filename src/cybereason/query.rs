@@ -153,6 +153,9 @@ pub fn connection_facts(key: &str, row: &Value) -> Result<ConnectionFacts, Shape
         f.domains.push(dns_query_domain(&q).to_string());
     }
     f.domains.retain(|d| !d.trim().is_empty());
+    // The same domain often appears in several forms of one row.
+    f.domains.sort();
+    f.domains.dedup();
     Ok(f)
 }
 
