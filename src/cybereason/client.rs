@@ -21,8 +21,9 @@ use super::{body, shape};
 use crate::config::CybereasonConfig;
 use crate::secret::Secret;
 
-/// Everything the client needs, with the password already resolved.
-#[derive(Debug, Clone)]
+/// Everything the client needs, with the password already resolved. `Debug` shows the URL
+/// without credentials and the password as `***`.
+#[derive(Clone)]
 pub struct ClientSettings {
     /// Base URL, e.g. `https://tenant.cybereason.net:8443`.
     pub url: String,
@@ -36,6 +37,18 @@ pub struct ClientSettings {
     /// Extra trusted CA certificate (PEM file).
     pub ca_cert: Option<std::path::PathBuf>,
     pub insecure_skip_verify: bool,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("url", &self.shown_url())
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientSettings {
@@ -473,6 +486,7 @@ mod tests {
             insecure_skip_verify: false,
         };
         assert_eq!(s.shown_url(), "https://***@tenant.example:8443");
+        assert!(!format!("{s:?}").contains("Hunter2"), "{s:?}");
         let e = Client::new(s.clone()).unwrap_err();
         assert!(matches!(e, ClientError::CredentialsInUrl));
         assert!(!e.to_string().contains("Hunter2"), "{e}");
