@@ -401,26 +401,28 @@ fn op_of(f: &Filter) -> Result<Op, QueryError> {
 }
 
 /// The values of a facet on an element: simple values, or linked element names.
-fn facet_values(e: &SimElement, facet: &str) -> Vec<String> {
+fn facet_values<'a>(e: &'a SimElement, facet: &str) -> Vec<Cow<'a, str>> {
     match facet {
-        "isMalicious" | "malicious" | "suspect" => return vec![e.malicious.to_string()],
+        "isMalicious" | "malicious" | "suspect" => {
+            return vec![Cow::Borrowed(if e.malicious { "true" } else { "false" })];
+        }
         "domainName" | "urlDomains" if e.domain.is_some() => {
-            return e.domain.iter().cloned().collect();
+            return e.domain.iter().map(|d| Cow::Borrowed(d.as_str())).collect();
         }
         "dnsQuery" if e.domain.is_some() => {
-            return vec![format!(
+            return vec![Cow::Owned(format!(
                 "{} > {}",
                 e.domain.as_deref().unwrap_or_default(),
                 e.remote.as_deref().unwrap_or_default()
-            )];
+            ))];
         }
         _ => {}
     }
     if let Some(v) = e.simple.get(facet) {
-        return v.clone();
+        return v.iter().map(|s| Cow::Borrowed(s.as_str())).collect();
     }
     if let Some(v) = e.links.get(facet) {
-        return v.iter().map(|r| r.name.clone()).collect();
+        return v.iter().map(|r| Cow::Borrowed(r.name.as_str())).collect();
     }
     Vec::new()
 }
