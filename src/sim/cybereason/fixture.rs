@@ -222,10 +222,76 @@ fn yes() -> bool {
     true
 }
 
-/// Analyst statuses of crimes/unified `managementStatus` and the mmng metadata `status`.
-pub const MANAGEMENT_STATUSES: [&str; 7] = [
-    "UNREAD", "TODO", "OPEN", "CLOSED", "FP", "REOPEN", "RESOLVED",
-];
+/// A MalOp's analyst status: crimes/unified `managementStatus`, the mmng metadata `status`
+/// and what `crimes/status` sets (console Unread, To Review, Open, Remediated, Not Relevant;
+/// XSOAR `STATUS_MAP`, PyPI `cybereason` schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Management {
+    Unread,
+    Todo,
+    Open,
+    Closed,
+    Fp,
+    Reopen,
+    Resolved,
+}
+
+impl Management {
+    pub const ALL: [Management; 7] = [
+        Management::Unread,
+        Management::Todo,
+        Management::Open,
+        Management::Closed,
+        Management::Fp,
+        Management::Reopen,
+        Management::Resolved,
+    ];
+
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Management::Unread => "UNREAD",
+            Management::Todo => "TODO",
+            Management::Open => "OPEN",
+            Management::Closed => "CLOSED",
+            Management::Fp => "FP",
+            Management::Reopen => "REOPEN",
+            Management::Resolved => "RESOLVED",
+        }
+    }
+
+    /// Read a wire value (any case).
+    pub fn parse(v: &str) -> Result<Management, String> {
+        Management::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(v.trim()))
+            .ok_or_else(|| {
+                let all: Vec<&str> = Management::ALL.iter().map(|m| m.as_str()).collect();
+                format!("management_status `{v}` is not one of {}", all.join(", "))
+            })
+    }
+
+    /// An analyst ended it (remediated, resolved or not relevant).
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            Management::Closed | Management::Fp | Management::Resolved
+        )
+    }
+
+    /// Inbox status, `closed` flag and investigation status that go with it [U: no public
+    /// source maps them].
+    fn derived(self) -> (&'static str, bool, &'static str) {
+        match self {
+            Management::Unread | Management::Todo => ("Active", false, "Pending"),
+            Management::Open => ("Active", false, "UnderInvestigation"),
+            Management::Reopen => ("Active", false, "Reopened"),
+            Management::Fp => ("Closed", true, "Closed"),
+            Management::Closed | Management::Resolved => ("Remediated", true, "Closed"),
+        }
+    }
+}
+
 /// Inbox `status` / `malopStatus` and mmng/v2 item `status` values.
 pub const INBOX_STATUSES: [&str; 4] = ["Active", "Remediated", "Closed", "Excluded"];
 /// mmng `investigationStatus` values (PyPI `cybereason` schema).
@@ -284,7 +350,7 @@ pub struct SimMalop {
     pub name: String,
     pub created: i64,
     pub updated: i64,
-    pub management_status: String,
+    pub management_status: Management,
     pub status: String,
     pub closed: bool,
     pub investigation_status: String,
@@ -300,9 +366,9 @@ pub struct SimMalop {
 impl SimMalop {
     /// Set the analyst status and everything that follows from it (as a console action does).
     pub fn set_management_status(&mut self, management: &str) -> Result<(), String> {
-        let m = canonical(management, &MANAGEMENT_STATUSES, "management_status")?;
-        let (status, closed, investigation) = derived(m);
-        self.management_status = m.into();
+        let m = Management::parse(management)?;
+        let (status, closed, investigation) = m.derived();
+        self.management_status = m;
         self.status = status.into();
         self.closed = closed;
         self.investigation_status = investigation.into();
@@ -310,23 +376,12 @@ impl SimMalop {
     }
 }
 
-/// Inbox status, closed flag and investigation status that go with an analyst status [U].
-fn derived(management: &str) -> (&'static str, bool, &'static str) {
-    match management {
-        "UNREAD" | "TODO" => ("Active", false, "Pending"),
-        "OPEN" => ("Active", false, "UnderInvestigation"),
-        "REOPEN" => ("Active", false, "Reopened"),
-        "FP" => ("Closed", true, "Closed"),
-        _ => ("Remediated", true, "Closed"),
-    }
-}
-
 /// The analyst status an inbox status implies when only that is given.
-fn management_of(status: &str) -> &'static str {
+fn management_of(status: &str) -> Management {
     match status {
-        "Remediated" | "Closed" => "CLOSED",
-        "Excluded" => "FP",
-        _ => "UNREAD",
+        "Remediated" | "Closed" => Management::Closed,
+        "Excluded" => Management::Fp,
+        _ => Management::Unread,
     }
 }
 
@@ -443,11 +498,11 @@ fn malop(m: &FixtureMalop, now_ms: i64) -> Result<SimMalop, String> {
         .map(|s| canonical(s, &INBOX_STATUSES, "status"))
         .transpose()?;
     let management = match (&m.management_status, status) {
-        (Some(ms), _) => canonical(ms, &MANAGEMENT_STATUSES, "management_status")?,
+        (Some(ms), _) => Management::parse(ms)?,
         (None, Some(s)) => management_of(s),
-        (None, None) => "UNREAD",
+        (None, None) => Management::Unread,
     };
-    let (d_status, d_closed, d_investigation) = derived(management);
+    let (d_status, d_closed, d_investigation) = management.derived();
     let investigation = match &m.investigation_status {
         Some(s) => canonical(s, &INVESTIGATION_STATUSES, "investigation_status")?,
         None => d_investigation,
@@ -461,7 +516,7 @@ fn malop(m: &FixtureMalop, now_ms: i64) -> Result<SimMalop, String> {
         name: m.name.clone(),
         created,
         updated,
-        management_status: management.into(),
+        management_status: management,
         status: status.unwrap_or(d_status).into(),
         closed: m.closed.unwrap_or(d_closed),
         investigation_status: investigation.into(),

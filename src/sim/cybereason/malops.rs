@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::fixture::{MANAGEMENT_STATUSES, SimData, SimElement, SimMalop, SimRef};
+use super::fixture::{Management, SimData, SimElement, SimMalop, SimRef};
 use super::quirks::Family;
 use super::server::{Shared, bad_request, json_response, lock};
 use super::wire::number;
@@ -28,7 +28,7 @@ fn root_hash(m: &SimMalop) -> String {
 }
 
 fn closed_by_analyst(m: &SimMalop) -> bool {
-    matches!(m.management_status.as_str(), "CLOSED" | "FP" | "RESOLVED")
+    m.management_status.is_closed()
 }
 
 /// The `Process.<feature>(Malop decision)` value for a detection type (SPLUNK's table).
@@ -51,7 +51,10 @@ pub(super) fn process_element(m: &SimMalop, none_features: bool) -> SimElement {
         simple.insert(k.to_string(), v);
     };
     put("elementDisplayName", vec![m.name.clone()]);
-    put("managementStatus", vec![m.management_status.clone()]);
+    put(
+        "managementStatus",
+        vec![m.management_status.as_str().to_string()],
+    );
     put("detectionType", vec![m.detection_type.clone()]);
     put("decisionFeature", vec![decision(m)]);
     put("decisionFeatureSet", vec![decision(m)]);
@@ -307,7 +310,7 @@ pub(super) async fn metadata(State(s): State<Arc<Shared>>, Path(guid): Path<Stri
     s.answer(
         Family::Malops,
         json!({"status": "SUCCESS", "data": {
-            "guid": m.guid, "status": m.management_status, "investigationStatus": m.investigation_status,
+            "guid": m.guid, "status": m.management_status.as_str(), "investigationStatus": m.investigation_status,
             "malopLabels": [], "severity": m.severity, "priority": priority(m), "escalated": false,
             "lastUpdateTime": m.updated,
             "closeTime": if closed { json!(m.updated) } else { Value::Null },
@@ -399,10 +402,7 @@ pub(super) async fn crimes_status(State(s): State<Arc<Shared>>, body: Bytes) -> 
                 json!({"status": "FAILURE", "message": format!("Malop {guid} not found")}),
             );
         };
-        if !MANAGEMENT_STATUSES
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(st))
-        {
+        if Management::parse(st).is_err() {
             return json_response(
                 json!({"status": "FAILURE", "message": format!("Cannot set {guid} to {st}")}),
             );
