@@ -9,20 +9,24 @@ use super::Ctx;
 use crate::config::Dur;
 use crate::error::Outcome;
 use crate::secret::Secret;
-use crate::sim::cybereason::{self, CybereasonSim, Fixture, SimConfig};
+use crate::sim::cybereason::{
+    self, CybereasonSim, DomainForm, FailedLogin, Fixture, NullForm, Quirks, SimConfig,
+};
 use crate::sim::fortigate::{self, FortiSim, Limits, Profile, SimOptions};
 
 /// Which simulator to run.
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
-    /// Cybereason REST API simulator (plain HTTP; no TLS).
+    /// Cybereason REST API simulator (plain HTTP, or HTTPS with --tls).
     #[command(
         after_help = "Default credentials: user `api@blockops.example`, password `blockops-sim` \
 (test credentials, not secrets; change with --user/--password or BLOCKOPS_SIM_PASSWORD). Prints the \
 base URL on stdout, then serves until interrupted. Without --data the shipped fixture \
-(fixtures/cybereason/default.yaml) is served; fixture format: docs/cybereason-sim.md.\n\nExamples:\n  \
+(fixtures/cybereason/default.yaml) is served; fixture format and the public source of every quirk \
+switch: docs/cybereason-sim.md.\n\nExamples:\n  \
 blockops sim cybereason --listen 127.0.0.1:8443\n  \
-blockops sim cybereason --listen 127.0.0.1:0 --data fixture.yaml --session-ttl 30s"
+blockops sim cybereason --listen 127.0.0.1:0 --data fixture.yaml --session-ttl 30s\n  \
+blockops sim cybereason --string-booleans --element-values-null null-string --domain-form dns-query-element"
     )]
     Cybereason(CybereasonArgs),
     /// FortiGate (FortiOS 7.x CLI over SSH) simulator.
@@ -85,6 +89,63 @@ pub struct CybereasonArgs {
     /// With --tls: write the certificate (PEM) here, for `cybereason.ca_cert` or `curl --cacert`.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub cert_out: Option<PathBuf>,
+    /// Element-level flags, `queryTerminated` and `hidePartialSuccess` as "true"/"false" strings.
+    #[arg(long, help_heading = "Real-server quirks")]
+    pub string_booleans: bool,
+    /// Nested `elementValues` of secondary features: a list, JSON null or the string "null".
+    #[arg(
+        long,
+        value_enum,
+        default_value = "list",
+        help_heading = "Real-server quirks"
+    )]
+    pub element_values_null: NullForm,
+    /// Absent values as "None"/"null" strings.
+    #[arg(long, help_heading = "Real-server quirks")]
+    pub none_strings: bool,
+    /// Numbers (totalValues, counts, times) as strings.
+    #[arg(long, help_heading = "Real-server quirks")]
+    pub numbers_as_strings: bool,
+    /// `values: []` with `totalValues: 1` on secondary simple features.
+    #[arg(long, help_heading = "Real-server quirks")]
+    pub empty_values: bool,
+    /// A trailing NUL (\u0000) on every simpleValues string.
+    #[arg(long, help_heading = "Real-server quirks")]
+    pub nul_padding: bool,
+    /// Where a Connection carries its domain.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "all",
+        help_heading = "Real-server quirks"
+    )]
+    pub domain_form: DomainForm,
+    /// How a rejected password is answered.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "redirect-error",
+        help_heading = "Real-server quirks"
+    )]
+    pub failed_login: FailedLogin,
+    /// Extra 302 hops in the successful login chain.
+    #[arg(long, default_value_t = 0, help_heading = "Real-server quirks")]
+    pub login_redirect_hops: u8,
+    /// Ask for a two-factor code after the password (`POST /` with totpCode, submit=Login).
+    #[arg(long, help_heading = "Real-server quirks")]
+    pub two_factor: bool,
+    /// The two-factor code accepted with --two-factor (a test value).
+    #[arg(long, default_value = cybereason::DEFAULT_TOTP_CODE, help_heading = "Real-server quirks")]
+    pub totp_code: String,
+    /// Redirect every login to the password-reset page (an expired password).
+    #[arg(long, help_heading = "Real-server quirks")]
+    pub expired_password: bool,
+    /// Seconds in a `Retry-After` header on 429 answers.
+    #[arg(long, value_name = "SECS", help_heading = "Real-server quirks")]
+    pub retry_after: Option<u64>,
+    /// Added to every response (e.g. 50ms).
+    #[arg(long, default_value = "0s", help_heading = "Real-server quirks")]
+    pub latency: Dur,
 }
 
 /// Flags of `blockops sim fortigate`.
@@ -184,10 +245,26 @@ fn run_cybereason(a: CybereasonArgs) -> anyhow::Result<Outcome> {
         fixture,
         username: a.user,
         password: a.password,
+        totp_code: a.totp_code,
         session_ttl: a.session_ttl.0,
         plus_one_quirk: !a.no_extra_row,
         listen: a.listen,
         tls: a.tls,
+        quirks: Quirks {
+            string_booleans: a.string_booleans,
+            element_values_null: a.element_values_null,
+            none_strings: a.none_strings,
+            numbers_as_strings: a.numbers_as_strings,
+            empty_values: a.empty_values,
+            nul_padding: a.nul_padding,
+            domain_form: a.domain_form,
+            failed_login: a.failed_login,
+            login_redirect_hops: a.login_redirect_hops,
+            two_factor: a.two_factor,
+            expired_password: a.expired_password,
+            retry_after: a.retry_after,
+            latency: a.latency.0,
+        },
     };
     let handle = CybereasonSim::spawn(cfg)?;
     if let (Some(path), Some(pem)) = (&a.cert_out, &handle.cert_pem) {

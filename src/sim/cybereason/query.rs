@@ -1,163 +1,341 @@
-//! Visual-search evaluation over the fixture elements: the real filter operators, the
-//! response shape (string `simpleValues`, `elementValues` arrays, wrapper fields) and the
-//! `totalResultLimit`+1 quirk.
-use std::collections::{BTreeMap, BTreeSet};
+//! Visual-search evaluation over the fixture elements and the answer written as JSON in the
+//! real shape: the filter operators, MalOp chains, the `totalResultLimit`+1 quirk, string
+//! `simpleValues`, `elementValues` lists, the wrapper fields and the extra fields real answers
+//! carry (research `cybereason-api.md` §4.2, XSOAR `test_data/query_malop_raw_response.json`,
+//! Elastic's mock `packages/cybereason/_dev/deploy/docker/files/config.yml`).
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::fixture::{SimData, SimElement};
-use crate::cybereason::api::{
-    ElementData, ElementValues, Filter, QueryData, QueryRequest, QueryResponse, SimpleValues,
-};
+use super::fixture::{SimData, SimElement, SimRef};
+use super::malops;
+use super::quirks::{DomainForm, Quirks};
+use super::wire::{Filter, PathElement, Query, number};
 
 /// Why a query cannot be answered (the server reports `status: FAILURE`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct QueryError(pub String);
 
-/// Run a query. `plus_one` enables the quirk of returning one row beyond the limit.
-pub fn run(data: &SimData, q: &QueryRequest, plus_one: bool) -> Result<QueryResponse, QueryError> {
-    if q.query_path.is_empty() {
-        return Err(QueryError("queryPath is empty".into()));
+/// Features a real answer carries even when not requested (the template's own features), per
+/// element type: Elastic's mock and XSOAR's samples show rows with more than was asked for.
+fn template_extras(element_type: &str) -> &'static [&'static str] {
+    match element_type {
+        "Connection" => &[
+            "calculatedCreationTime",
+            "endTime",
+            "group",
+            "ownerMachine",
+            "ownerProcess",
+        ],
+        _ => &[],
     }
-    let result_idx = q
-        .query_path
-        .iter()
-        .position(|e| e.is_result || e.result)
-        .unwrap_or(q.query_path.len() - 1);
-    let result_el = &q.query_path[result_idx];
-    // Chains are reduced to what the fixture models: MalOp GUIDs (and element GUIDs) of the
-    // other path elements restrict the result to elements linked to those MalOps/GUIDs.
-    let mut malop_restrict: Option<BTreeSet<&str>> = None;
-    for (i, el) in q.query_path.iter().enumerate() {
-        if i == result_idx {
-            continue;
-        }
-        if el.requested_type.starts_with("Malop")
-            && let Some(g) = &el.guid_list
-        {
-            malop_restrict
-                .get_or_insert_with(BTreeSet::new)
-                .extend(g.iter().map(String::as_str));
-        }
+}
+
+/// Element features the server may leave unmaterialised (`Quirks::element_values_null`).
+fn secondary_elements(element_type: &str) -> &'static [&'static str] {
+    match element_type {
+        "Connection" => &["localAddress", "ownerMachine", "ownerProcess"],
+        "MalopProcess" => &["affectedUsers", "filesToRemediate", "rootCauseElements"],
+        _ => &[],
     }
-    let empty = Vec::new();
-    let candidates = data
-        .elements
-        .get(&result_el.requested_type)
-        .unwrap_or(&empty);
-    let filters: &[Filter] = result_el.filters.as_deref().unwrap_or(&[]);
-    for f in filters {
+}
+
+/// Simple features sent as `values: []` with `totalValues: 1` (`Quirks::empty_values`).
+fn secondary_simple(element_type: &str) -> &'static [&'static str] {
+    match element_type {
+        "Connection" => &["calculatedCreationTime", "endTime", "portType"],
+        "MalopProcess" => &["malopStartTime", "iconBase64", "rootCauseElementHashes"],
+        _ => &[],
+    }
+}
+
+/// The rows of one element type (MalopProcess rows are made from the EDR MalOps).
+fn candidates<'a>(data: &'a SimData, ty: &str, quirks: &Quirks) -> Cow<'a, [SimElement]> {
+    match ty {
+        "MalopProcess" => Cow::Owned(
+            data.malops
+                .values()
+                .filter(|m| m.edr)
+                .map(|m| malops::process_element(m, quirks.none_features()))
+                .collect(),
+        ),
+        _ => data
+            .elements
+            .get(ty)
+            .map(|v| Cow::Borrowed(v.as_slice()))
+            .unwrap_or(Cow::Owned(Vec::new())),
+    }
+}
+
+/// Rows of `el` that pass its `guidList` and filters.
+fn select<'a>(rows: &'a [SimElement], el: &PathElement) -> Result<Vec<&'a SimElement>, QueryError> {
+    for f in &el.filters {
         op_of(f)?;
     }
-    let guid_set: Option<BTreeSet<&str>> = result_el
+    let guids: Option<BTreeSet<&str>> = el
         .guid_list
         .as_ref()
         .map(|g| g.iter().map(String::as_str).collect());
-    let mut matched: Vec<&SimElement> = Vec::new();
-    for e in candidates {
-        if let Some(gs) = &guid_set
-            && !gs.contains(e.guid.as_str())
-        {
-            continue;
-        }
-        if let Some(ms) = &malop_restrict
-            && !e.malops.iter().any(|m| ms.contains(m.as_str()))
-        {
+    let mut out = Vec::new();
+    for e in rows {
+        if guids.as_ref().is_some_and(|g| !g.contains(e.guid.as_str())) {
             continue;
         }
         let mut ok = true;
-        for f in filters {
+        for f in &el.filters {
             if !matches(e, f)? {
                 ok = false;
                 break;
             }
         }
         if ok {
-            matched.push(e);
+            out.push(e);
         }
     }
+    Ok(out)
+}
+
+/// Run a query. `plus_one` enables the quirk of returning one row beyond the limit. The
+/// answer is the canonical JSON with the row-level quirks applied; the caller applies the
+/// whole-answer rewrites (`Quirks::finish`).
+pub fn run(
+    data: &SimData,
+    q: &Query,
+    plus_one: bool,
+    quirks: &Quirks,
+) -> Result<Value, QueryError> {
+    if q.path.is_empty() {
+        return Err(QueryError("queryPath is empty".into()));
+    }
+    let result_idx = q.result_index();
+    let result_el = &q.path[result_idx];
+    // Chains are reduced to what the fixture models: the MalOps picked by a `Malop*` element
+    // (its guidList and filters) restrict the result to elements linked to them. EPP MalOps
+    // have no MalopProcess row, so a chain from one finds nothing — as on a real server.
+    let mut malop_restrict: Option<BTreeSet<String>> = None;
+    for (i, el) in q.path.iter().enumerate() {
+        if i == result_idx || !el.requested_type.starts_with("Malop") {
+            continue;
+        }
+        let rows = candidates(data, &el.requested_type, quirks);
+        let picked: BTreeSet<String> = select(&rows, el)?.iter().map(|e| e.guid.clone()).collect();
+        malop_restrict = Some(match malop_restrict {
+            Some(prev) => prev.intersection(&picked).cloned().collect(),
+            None => picked,
+        });
+    }
+    let rows = candidates(data, &result_el.requested_type, quirks);
+    let matched: Vec<&SimElement> = select(&rows, result_el)?
+        .into_iter()
+        .filter(|e| {
+            malop_restrict
+                .as_ref()
+                .is_none_or(|ms| e.malops.iter().any(|m| ms.contains(m)))
+        })
+        .collect();
     let total = matched.len() as u64;
-    let limit = q.total_result_limit;
     let take = if plus_one {
-        limit.saturating_add(1)
+        q.total_result_limit.saturating_add(1)
     } else {
-        limit
+        q.total_result_limit
     };
     let fields: BTreeSet<&str> = q.custom_fields.iter().map(String::as_str).collect();
-    let mut map = BTreeMap::new();
-    let mut suspicions_map = serde_json::Map::new();
+    let crimes = result_el.requested_type.starts_with("Malop");
+    let mut map = Map::new();
+    let mut suspicions_map = Map::new();
+    let mut evidence_map = Map::new();
     for e in matched
         .iter()
         .take(usize::try_from(take).unwrap_or(usize::MAX))
     {
-        let el = render(e, &fields, q.per_feature_limit);
-        if e.malicious {
-            suspicions_map.insert(
-                "connectingToBlackListAddressSuspicion".into(),
-                json!({"potentialEvidence": ["hasBlackListConnectionEvidence"], "firstTimestamp": e.time, "totalSuspicions": 1}),
+        if let Some((name, evidence)) = suspicion(e) {
+            let entry = suspicions_map.entry(name).or_insert_with(
+                || json!({"potentialEvidence": [evidence], "firstTimestamp": e.time, "totalSuspicions": 0}),
             );
+            if let Some(first) = entry["firstTimestamp"].as_i64() {
+                entry["firstTimestamp"] = json!(first.min(e.time));
+            }
+            if let Some(n) = entry["totalSuspicions"].as_u64() {
+                entry["totalSuspicions"] = json!(n + 1);
+            }
+            let c = evidence_map.entry(evidence).or_insert(json!(0));
+            *c = json!(c.as_u64().unwrap_or(0) + 1);
         }
-        map.insert(e.guid.clone(), el);
+        map.insert(
+            e.guid.clone(),
+            row(e, &fields, q.per_feature_limit, quirks, crimes),
+        );
     }
-    let returned = map.len() as i64;
-    Ok(QueryResponse {
-        data: Some(QueryData {
-            result_id_to_element_data_map: map,
-            suspicions_map: Value::Object(suspicions_map),
-            evidence_map: json!({}),
-            total_possible_results: total,
-            guessed_possible_results: 0,
-            query_limits: json!({
+    let returned = map.len();
+    let grouping = if crimes { "self" } else { "elementDisplayName" };
+    Ok(json!({
+        "data": {
+            "resultIdToElementDataMap": map,
+            "suspicionsMap": suspicions_map,
+            "evidenceMap": evidence_map,
+            "totalPossibleResults": total,
+            "guessedPossibleResults": 0,
+            "queryLimits": {
                 "totalResultLimit": q.total_result_limit,
                 "perGroupLimit": q.per_group_limit,
                 "perFeatureLimit": q.per_feature_limit,
-                "groupingFeature": {"elementInstanceType": result_el.requested_type, "featureName": "elementDisplayName"},
+                "groupingFeature": {"elementInstanceType": result_el.requested_type, "featureName": grouping},
                 "sortInGroupFeature": null
-            }),
-            query_terminated: false,
-            path_result_counts: json!([{"featureDescriptor": {"elementInstanceType": result_el.requested_type, "featureName": null}, "count": total}]),
-            guids: json!([]),
-        }),
-        status: "SUCCESS".into(),
-        hide_partial_success: false,
-        message: Some(String::new()),
-        expected_results: Some(returned),
-        failures: Some(0),
+            },
+            "queryTerminated": false,
+            "pathResultCounts": [{
+                "featureDescriptor": {"elementInstanceType": result_el.requested_type, "featureName": null},
+                "count": total
+            }],
+            "guids": [],
+            "paginationToken": null,
+            "executionUUID": null
+        },
+        "status": "SUCCESS",
+        "hidePartialSuccess": false,
+        "message": "",
+        "expectedResults": returned,
+        "failures": 0,
+        "failedServersInfo": {
+            "onlineFailedServers": [], "offlineServers": [],
+            "onlineFailedServersPercentage": 0.0, "totalFailedServersPercentage": 0.0
+        }
+    }))
+}
+
+/// The answer of a query that cannot run (HTTP 200, `status: FAILURE`).
+pub fn failure(message: &str) -> Value {
+    json!({
+        "data": null, "status": "FAILURE", "hidePartialSuccess": false,
+        "message": message, "expectedResults": 0, "failures": 1
     })
 }
 
-fn render(e: &SimElement, fields: &BTreeSet<&str>, per_feature: u64) -> ElementData {
-    let want = |k: &str| fields.is_empty() || fields.contains(k);
-    let mut simple_values = BTreeMap::new();
+/// The suspicion and evidence a malicious element carries (names from SPLUNK/stix-shifter).
+fn suspicion(e: &SimElement) -> Option<(String, String)> {
+    if !e.malicious || e.element_type != "Connection" {
+        return None;
+    }
+    Some(match e.classification.as_deref() {
+        Some("blacklist") => (
+            "connectingToBlackListAddressSuspicion".into(),
+            "hasBlackListConnectionEvidence".into(),
+        ),
+        _ => (
+            "connectingToBadReputationAddressSuspicion".into(),
+            "hasMaliciousConnectionEvidence".into(),
+        ),
+    })
+}
+
+fn ref_json(r: &SimRef) -> Value {
+    json!({"elementType": r.element_type, "guid": r.guid, "name": r.name,
+           "hasSuspicions": r.has_suspicions, "hasMalops": r.has_malops})
+}
+
+fn element_feature(refs: &[SimRef], per_feature: u64, secondary: bool, quirks: &Quirks) -> Value {
+    let shown: Vec<Value> = refs
+        .iter()
+        .take(usize::try_from(per_feature).unwrap_or(usize::MAX))
+        .map(ref_json)
+        .collect();
+    let list = if secondary {
+        quirks.secondary_list(shown)
+    } else {
+        Value::Array(shown)
+    };
+    json!({
+        "totalValues": refs.len(),
+        "elementValues": list,
+        "totalSuspicious": refs.iter().filter(|r| r.has_suspicions).count(),
+        "totalMalicious": refs.iter().filter(|r| r.has_suspicions && r.has_malops).count(),
+        "guessedTotal": 0
+    })
+}
+
+/// The links a Connection's domain becomes, per `domain_form`: (feature, links).
+fn domain_links(e: &SimElement, form: DomainForm) -> Vec<(&'static str, Vec<SimRef>)> {
+    let Some(d) = &e.domain else {
+        return Vec::new();
+    };
+    let domain_ref = || SimRef {
+        element_type: "DomainName".into(),
+        guid: format!("domain-{d}"),
+        name: d.clone(),
+        has_suspicions: e.malicious,
+        has_malops: !e.malops.is_empty(),
+    };
+    let mut out = Vec::new();
+    if matches!(form, DomainForm::DomainNameElement | DomainForm::All) {
+        out.push(("domainName", vec![domain_ref()]));
+    }
+    if matches!(form, DomainForm::UrlDomainsElement | DomainForm::All) {
+        out.push(("urlDomains", vec![domain_ref()]));
+    }
+    if matches!(form, DomainForm::DnsQueryElement | DomainForm::All) {
+        let ip = e.remote.as_deref().unwrap_or_default();
+        out.push((
+            "dnsQuery",
+            vec![SimRef {
+                element_type: "DnsQueryResolvedDomainToIp".into(),
+                guid: format!("dns-{d}-{ip}"),
+                name: format!("{d} > {ip}"),
+                ..SimRef::default()
+            }],
+        ));
+    }
+    out
+}
+
+fn row(
+    e: &SimElement,
+    fields: &BTreeSet<&str>,
+    per_feature: u64,
+    quirks: &Quirks,
+    crimes: bool,
+) -> Value {
+    let ty = e.element_type.as_str();
+    let extras = template_extras(ty);
+    let want = |k: &str| fields.is_empty() || fields.contains(k) || extras.contains(&k);
+    let mut simple_values = Map::new();
+    let mut simple = |k: &str, vals: &[String]| {
+        let v = if quirks.empty_values && secondary_simple(ty).contains(&k) {
+            json!({"totalValues": 1, "values": []})
+        } else {
+            let texts: Vec<String> = vals.iter().map(|s| quirks.simple_text(s)).collect();
+            json!({"totalValues": vals.len(), "values": texts})
+        };
+        simple_values.insert(k.to_string(), v);
+    };
     for (k, v) in &e.simple {
         if want(k) {
-            simple_values.insert(
+            simple(k, v);
+        }
+    }
+    let form = quirks.domain_form;
+    if let Some(d) = &e.domain
+        && matches!(form, DomainForm::SimpleValue | DomainForm::All)
+        && want("domainName")
+    {
+        simple("domainName", std::slice::from_ref(d));
+    }
+    let mut element_values = Map::new();
+    let secondary = secondary_elements(ty);
+    for (k, refs) in &e.links {
+        if want(k) {
+            element_values.insert(
                 k.clone(),
-                SimpleValues {
-                    total_values: v.len() as u64,
-                    values: v.clone(),
-                },
+                element_feature(refs, per_feature, secondary.contains(&k.as_str()), quirks),
             );
         }
     }
-    let mut element_values = BTreeMap::new();
-    for (k, v) in &e.links {
+    for (k, refs) in domain_links(e, form) {
         if want(k) {
-            let shown: Vec<_> = v
-                .iter()
-                .take(usize::try_from(per_feature).unwrap_or(usize::MAX))
-                .cloned()
-                .collect();
             element_values.insert(
-                k.clone(),
-                ElementValues {
-                    total_values: v.len() as u64,
-                    total_suspicious: v.iter().filter(|r| r.has_suspicions).count() as u64,
-                    total_malicious: v.iter().filter(|r| r.has_suspicions).count() as u64,
-                    guessed_total: 0,
-                    element_values: shown,
-                },
+                k.to_string(),
+                element_feature(&refs, per_feature, false, quirks),
             );
         }
     }
@@ -167,23 +345,28 @@ fn render(e: &SimElement, fields: &BTreeSet<&str>, per_feature: u64) -> ElementD
         .and_then(|v| v.first())
         .cloned()
         .unwrap_or_default();
-    ElementData {
-        simple_values,
-        element_values,
-        suspicions: Some(if e.malicious {
-            json!({"connectingToBlackListAddressSuspicion": e.time})
-        } else {
-            json!({})
-        }),
-        filter_data: Some(json!({"sortInGroupValue": e.guid, "groupByValue": display})),
-        is_malicious: e.malicious,
-        suspicion_count: u64::from(e.malicious),
-        guid_string: e.guid.clone(),
-        labels_ids: Some(Value::Null),
-        malop_priority: Some(Value::Null),
-        suspect: e.malicious,
-        malicious: e.malicious,
-    }
+    let suspicions = match suspicion(e) {
+        Some((name, _)) => json!({ name: e.time }),
+        None => json!({}),
+    };
+    let (group_by, labels) = if crimes {
+        (format!("MalopProcessRuntime:{} ", e.guid), json!([]))
+    } else {
+        (display, Value::Null)
+    };
+    json!({
+        "simpleValues": simple_values,
+        "elementValues": element_values,
+        "suspicions": suspicions,
+        "filterData": {"sortInGroupValue": e.guid, "groupByValue": group_by},
+        "isMalicious": e.malicious,
+        "suspicionCount": u64::from(suspicion(e).is_some()),
+        "guidString": e.guid,
+        "labelsIds": labels,
+        "malopPriority": null,
+        "suspect": e.malicious,
+        "malicious": e.malicious
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +375,7 @@ enum Op {
     NotEquals,
     Contains,
     NotContains,
+    Wildcard,
     Gt,
     Lt,
     Ge,
@@ -200,11 +384,13 @@ enum Op {
 }
 
 fn op_of(f: &Filter) -> Result<Op, QueryError> {
-    Ok(match f.filter_type.as_deref().unwrap_or("Equals") {
-        "Equals" => Op::Equals,
-        "NotEquals" => Op::NotEquals,
+    Ok(match f.filter_type.as_str() {
+        // `Includes`/`NotIncludes` (stix-shifter) test element features like Equals.
+        "Equals" | "Includes" => Op::Equals,
+        "NotEquals" | "NotIncludes" => Op::NotEquals,
         "ContainsIgnoreCase" => Op::Contains,
         "NotContainsIgnoreCase" => Op::NotContains,
+        "MatchesWildcard" => Op::Wildcard,
         "GreaterThan" => Op::Gt,
         "LessThan" => Op::Lt,
         "GreaterOrEqualsTo" => Op::Ge,
@@ -215,15 +401,28 @@ fn op_of(f: &Filter) -> Result<Op, QueryError> {
 }
 
 /// The values of a facet on an element: simple values, or linked element names.
-fn facet_values<'a>(e: &'a SimElement, facet: &str) -> Vec<&'a str> {
-    if facet == "isMalicious" || facet == "malicious" {
-        return vec![if e.malicious { "true" } else { "false" }];
+fn facet_values<'a>(e: &'a SimElement, facet: &str) -> Vec<Cow<'a, str>> {
+    match facet {
+        "isMalicious" | "malicious" | "suspect" => {
+            return vec![Cow::Borrowed(if e.malicious { "true" } else { "false" })];
+        }
+        "domainName" | "urlDomains" if e.domain.is_some() => {
+            return e.domain.iter().map(|d| Cow::Borrowed(d.as_str())).collect();
+        }
+        "dnsQuery" if e.domain.is_some() => {
+            return vec![Cow::Owned(format!(
+                "{} > {}",
+                e.domain.as_deref().unwrap_or_default(),
+                e.remote.as_deref().unwrap_or_default()
+            ))];
+        }
+        _ => {}
     }
     if let Some(v) = e.simple.get(facet) {
-        return v.iter().map(String::as_str).collect();
+        return v.iter().map(|s| Cow::Borrowed(s.as_str())).collect();
     }
     if let Some(v) = e.links.get(facet) {
-        return v.iter().map(|r| r.name.as_str()).collect();
+        return v.iter().map(|r| Cow::Borrowed(r.name.as_str())).collect();
     }
     Vec::new()
 }
@@ -237,40 +436,52 @@ fn text_of(v: &Value) -> Option<String> {
     }
 }
 
-fn num_of(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 fn eq(actual: &str, wanted: &Value) -> bool {
-    if let (Ok(a), Some(w)) = (actual.trim().parse::<f64>(), num_of(wanted))
-        && matches!(wanted, Value::Number(_))
-    {
-        return a == w;
+    if let (Ok(a), Value::Number(w)) = (actual.trim().parse::<f64>(), wanted) {
+        return w.as_f64() == Some(a);
     }
     text_of(wanted).is_some_and(|w| actual.eq_ignore_ascii_case(&w))
+}
+
+/// `*` matches any run of characters, `?` one; case-insensitive.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 fn matches(e: &SimElement, f: &Filter) -> Result<bool, QueryError> {
     let op = op_of(f)?;
     let actual = facet_values(e, &f.facet_name);
     let nums = || actual.iter().filter_map(|a| a.trim().parse::<f64>().ok());
+    let hit = |test: &dyn Fn(&str, &str) -> bool| {
+        actual
+            .iter()
+            .any(|a| f.values.iter().filter_map(text_of).any(|w| test(a, &w)))
+    };
     Ok(match op {
         Op::Equals => actual.iter().any(|a| f.values.iter().any(|w| eq(a, w))),
         Op::NotEquals => !actual.iter().any(|a| f.values.iter().any(|w| eq(a, w))),
-        Op::Contains | Op::NotContains => {
-            let hit = actual.iter().any(|a| {
-                let a = a.to_lowercase();
-                f.values
-                    .iter()
-                    .filter_map(text_of)
-                    .any(|w| a.contains(&w.to_lowercase()))
-            });
-            if op == Op::Contains { hit } else { !hit }
-        }
+        Op::Contains => hit(&|a, w| a.to_lowercase().contains(&w.to_lowercase())),
+        Op::NotContains => !hit(&|a, w| a.to_lowercase().contains(&w.to_lowercase())),
+        Op::Wildcard => hit(&|a, w| wildcard(w, a)),
         Op::Between => {
             let [lo, hi] = f.values.as_slice() else {
                 return Err(QueryError(format!(
@@ -278,7 +489,7 @@ fn matches(e: &SimElement, f: &Filter) -> Result<bool, QueryError> {
                     f.facet_name
                 )));
             };
-            let (Some(lo), Some(hi)) = (num_of(lo), num_of(hi)) else {
+            let (Some(lo), Some(hi)) = (number(lo), number(hi)) else {
                 return Err(QueryError(format!(
                     "Between on {} needs numbers",
                     f.facet_name
@@ -287,7 +498,7 @@ fn matches(e: &SimElement, f: &Filter) -> Result<bool, QueryError> {
             nums().any(|a| a >= lo && a <= hi)
         }
         Op::Gt | Op::Lt | Op::Ge | Op::Le => {
-            let ws: Vec<f64> = f.values.iter().filter_map(num_of).collect();
+            let ws: Vec<f64> = f.values.iter().filter_map(number).collect();
             if ws.is_empty() {
                 return Err(QueryError(format!(
                     "{:?} on {} needs a number",
@@ -308,35 +519,53 @@ fn matches(e: &SimElement, f: &Filter) -> Result<bool, QueryError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::sim::cybereason::fixture::Fixture;
 
+    fn rows(v: &Value) -> BTreeMap<String, Value> {
+        v["data"]["resultIdToElementDataMap"]
+            .as_object()
+            .map(|m| m.clone().into_iter().collect())
+            .unwrap_or_default()
+    }
+
     fn data() -> SimData {
         let f = Fixture::parse(
-            "connections:\n\
-             - {remote: 203.0.113.1, time: 1000, classification: blacklist, domain: A.example}\n\
-             - {remote: 203.0.113.2, time: 2000, classification: malware}\n\
-             - {remote: 203.0.113.3, time: 3000}\n",
+            "malops:\n\
+             - {guid: M1}\n\
+             - {guid: M2, management_status: CLOSED}\n\
+             - {guid: E1, edr: false}\n\
+             connections:\n\
+             - {remote: 203.0.113.1, time: 1000, classification: blacklist, domain: A.example, malops: [M1]}\n\
+             - {remote: 203.0.113.2, time: 2000, classification: malware, malops: [M2, E1]}\n\
+             - {remote: 203.0.113.3, time: 3000, malops: [E1]}\n",
         )
         .unwrap();
         f.build(0).unwrap()
     }
 
-    fn q(filters: Value, limit: u64) -> QueryRequest {
-        serde_json::from_value(json!({
-            "queryPath": [{"requestedType": "Connection", "filters": filters, "isResult": true}],
-            "totalResultLimit": limit
-        }))
+    fn q(ty: &str, filters: Value, limit: u64) -> Query {
+        Query::parse(
+            json!({
+                "queryPath": [{"requestedType": ty, "filters": filters, "isResult": true}],
+                "totalResultLimit": limit
+            })
+            .to_string()
+            .as_bytes(),
+        )
         .unwrap()
     }
 
-    fn n(r: &QueryResponse) -> usize {
-        r.data.as_ref().unwrap().result_id_to_element_data_map.len()
+    fn n(v: &Value) -> usize {
+        rows(v).len()
     }
 
     #[test]
     fn operators() {
         let d = data();
+        let qk = Quirks::default();
         let cases = [
             (
                 json!([{"facetName": "remoteAddressMaliciousClassificationType", "filterType": "Equals", "values": ["BLACKLIST", "malware"]}]),
@@ -375,32 +604,106 @@ mod tests {
                 2,
             ),
             (
+                json!([{"facetName": "dnsQuery", "filterType": "MatchesWildcard", "values": ["*.example > 203.*"]}]),
+                1,
+            ),
+            (
                 json!([{"facetName": "remoteAddress", "filterType": "NotEquals", "values": ["203.0.113.1"]}]),
                 2,
             ),
-            (json!([{"facetName": "hasMalops", "values": [false]}]), 3),
+            (json!([{"facetName": "hasMalops", "values": [true]}]), 3),
             (Value::Null, 3),
         ];
         for (f, want) in cases {
-            let r = run(&d, &q(f.clone(), 100), true).unwrap();
+            let r = run(&d, &q("Connection", f.clone(), 100), true, &qk).unwrap();
             assert_eq!(n(&r), want, "{f}");
-            assert_eq!(r.status, "SUCCESS");
+            assert_eq!(r["status"], "SUCCESS");
         }
     }
 
     #[test]
     fn plus_one_quirk() {
         let d = data();
-        assert_eq!(n(&run(&d, &q(Value::Null, 1), true).unwrap()), 2);
-        let r = run(&d, &q(Value::Null, 1), false).unwrap();
+        let qk = Quirks::default();
+        assert_eq!(
+            n(&run(&d, &q("Connection", Value::Null, 1), true, &qk).unwrap()),
+            2
+        );
+        let r = run(&d, &q("Connection", Value::Null, 1), false, &qk).unwrap();
         assert_eq!(n(&r), 1);
-        assert_eq!(r.data.unwrap().total_possible_results, 3);
+        assert_eq!(r["data"]["totalPossibleResults"], 3);
     }
 
     #[test]
     fn unknown_operator_fails() {
         let d = data();
         let f = json!([{"facetName": "x", "filterType": "Sounds", "values": ["y"]}]);
-        assert!(run(&d, &q(f, 10), true).is_err());
+        assert!(run(&d, &q("Connection", f, 10), true, &Quirks::default()).is_err());
+    }
+
+    #[test]
+    fn malop_chains_reach_only_edr_malops_and_honour_their_filters() {
+        let d = data();
+        let chain = |malop: Value| {
+            Query::parse(
+                json!({"queryPath": [
+                    malop,
+                    {"requestedType": "Process", "filters": []},
+                    {"requestedType": "Connection", "filters": [], "isResult": true}
+                ], "totalResultLimit": 100})
+                .to_string()
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        let ips = |v: &Value| -> Vec<String> {
+            rows(v)
+                .values()
+                .map(|r| {
+                    r["elementValues"]["remoteAddress"]["elementValues"][0]["name"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        };
+        let qk = Quirks::default();
+        let r = run(
+            &d,
+            &chain(json!({"requestedType": "MalopProcess", "guidList": ["M1"]})),
+            true,
+            &qk,
+        )
+        .unwrap();
+        assert_eq!(ips(&r), ["203.0.113.1"]);
+        // An EPP MalOp has no process chain.
+        let r = run(
+            &d,
+            &chain(json!({"requestedType": "MalopProcess", "guidList": ["E1"]})),
+            true,
+            &qk,
+        )
+        .unwrap();
+        assert_eq!(n(&r), 0);
+        // Filters on the MalOp element pick MalOps by status.
+        let r = run(&d, &chain(json!({"requestedType": "MalopProcess",
+            "filters": [{"facetName": "managementStatus", "filterType": "NotEquals", "values": ["CLOSED"]}]})), true, &qk).unwrap();
+        assert_eq!(ips(&r), ["203.0.113.1"]);
+        // crimes/unified rows: EDR MalOps only, keyed by GUID.
+        let r = run(&d, &q("MalopProcess", Value::Null, 100), true, &qk).unwrap();
+        assert_eq!(rows(&r).keys().collect::<Vec<_>>(), ["M1", "M2"]);
+        assert_eq!(
+            r["data"]["resultIdToElementDataMap"]["M2"]["simpleValues"]["managementStatus"]["values"]
+                [0],
+            "CLOSED"
+        );
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*.EVIL.example", "c2.evil.example"));
+        assert!(wildcard("c?.evil.*", "c2.evil.example"));
+        assert!(!wildcard("*.good.example", "c2.evil.example"));
+        assert!(wildcard("*", ""));
     }
 }
