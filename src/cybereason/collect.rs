@@ -331,6 +331,21 @@ async fn malops(
             }
         }
         EppMalops::Details => {
+            // Not in crimes/unified: their analyst status comes from the metadata endpoint.
+            let mut open = Vec::new();
+            for g in &epp {
+                let statuses = client.malop_metadata(g).await?;
+                out.stats.queries += 1;
+                match statuses.iter().find(|(_, v)| {
+                    o.malop_skip_statuses
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(v.trim()))
+                }) {
+                    Some((field, v)) => skip(out, g, format!("{field}={v}"), true),
+                    None => open.push(g.clone()),
+                }
+            }
+            let epp = open;
             out.stats.malops = edr.len() + epp.len();
             for g in &epp {
                 progress(&format!("MalOp {g} (detection details)"));

@@ -220,6 +220,43 @@ impl Client {
         Ok(out)
     }
 
+    /// The analyst status of one MalOp from `GET /rest/mmng/v2/malops/metadata/{guid}`
+    /// (forensic-security/cybereason tests/schemas/malops.yaml: `data.status` is one of
+    /// CLOSED, FP, OPEN, REOPEN, RESOLVED, TODO, UNREAD; `data.investigationStatus`).
+    pub async fn malop_metadata(
+        &self,
+        guid: &str,
+    ) -> Result<Vec<(&'static str, String)>, ClientError> {
+        let path = format!("/rest/mmng/v2/malops/metadata/{}", path_segment(guid));
+        let doc = self
+            .call(
+                reqwest::Method::GET,
+                &path,
+                None,
+                super::client::Expect::Json,
+                super::body::json,
+            )
+            .await?;
+        self.check_status(&path, &doc)?;
+        let bad = |e: ShapeError| ClientError::BadResponse {
+            url: self.url(&path),
+            reason: e.to_string(),
+        };
+        let root = JPath::root("");
+        let dp = root.key("data");
+        let data = obj(doc.get("data"), &dp).map_err(bad)?;
+        let mut out = Vec::new();
+        for (field, shown) in [
+            ("status", "metadata status"),
+            ("investigationStatus", "metadata investigationStatus"),
+        ] {
+            if let Some(v) = text(data.get(field), &dp.key(field)).map_err(bad)? {
+                out.push((shown, v));
+            }
+        }
+        Ok(out)
+    }
+
     /// Remote addresses and domains of a non-EDR MalOp from `POST /rest/detection/details`.
     pub async fn epp_connections(&self, guid: &str) -> Result<Vec<String>, ClientError> {
         let path = "/rest/detection/details";
@@ -229,6 +266,20 @@ impl Client {
             reason: e.to_string(),
         })
     }
+}
+
+/// A MalOp GUID as one URL path segment (GUIDs are `[A-Za-z0-9._-]`; anything else is
+/// percent-encoded).
+fn path_segment(guid: &str) -> String {
+    guid.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Keys of a `detection/details` connection item that name its remote end. No public sample
