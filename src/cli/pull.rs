@@ -157,7 +157,8 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
         commit: a.commit,
         git: &ws.config.git,
     };
-    let applied = apply(&target, &collected)?;
+    let loaded = ws.files.iter().find(|f| f.path == rel);
+    let applied = apply(&target, &collected, loaded)?;
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "written");
     let commit = match applied.committed {
         Some(Committed::New(oid)) => Some(oid.to_string()),

@@ -1,7 +1,7 @@
 //! Cybereason EDR REST client: login, the sources `pull` reads, and the pull use case.
 //!
 //! - [`client`] / [`login`]: the HTTP session (retries, expiry, `Retry-After`, redaction);
-//! - [`body`], [`shape`], [`reputation`]: reading answers strictly — truncated or corrupt
+//! - [`body`], [`shape`], [`reputation`], [`lean`]: reading answers strictly (and fast) — truncated or corrupt
 //!   bodies and values in unknown shapes are errors that say where;
 //! - [`query`], [`malops`], [`collect`]: what is asked and what is read from the answers;
 //! - [`pull`]: collect, then lock, merge, write and commit the pulled file.
@@ -10,6 +10,7 @@ pub mod body;
 pub mod client;
 pub mod collect;
 pub mod error;
+pub mod lean;
 pub mod login;
 pub mod malops;
 pub mod pull;

@@ -63,7 +63,14 @@ pub struct Applied {
 }
 
 /// Merge `collected` into the pulled file and write (and commit) it when the policy allows.
-pub fn apply(t: &Target, collected: &Collected) -> anyhow::Result<Applied> {
+/// `loaded` is the pulled file as the workspace read it earlier: it is used when the file on
+/// disk (re-read under the lock) still has exactly its canonical content, which saves parsing
+/// a large file twice; otherwise the file on disk is parsed.
+pub fn apply(
+    t: &Target,
+    collected: &Collected,
+    loaded: Option<&BlocklistFile>,
+) -> anyhow::Result<Applied> {
     // Dry runs and plain writes outside a git repository need no lock; commits do.
     let lock = if t.policy.dry_run {
         None
@@ -81,16 +88,24 @@ pub fn apply(t: &Target, collected: &Collected) -> anyhow::Result<Applied> {
         root: t.root.to_path_buf(),
     };
     let on_disk = src.read(t.rel)?;
-    let existing = match &on_disk {
-        None => BlocklistFile::empty(t.rel),
-        Some(bytes) => {
+    let parsed;
+    let existing = match (&on_disk, loaded) {
+        (None, _) => {
+            parsed = BlocklistFile::empty(t.rel);
+            &parsed
+        }
+        // Same content as what was loaded (compared by its canonical text, so a file that
+        // changed and changed back is still judged by what it holds now).
+        (Some(bytes), Some(l)) if l.to_canonical_string().as_bytes() == bytes.as_slice() => l,
+        (Some(bytes), _) => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", t.rel))?;
-            BlocklistFile::parse(text, t.rel)
-                .map_err(|d| anyhow::anyhow!("the pulled file {} is invalid:\n{d}", t.rel))?
+            parsed = BlocklistFile::parse(text, t.rel)
+                .map_err(|d| anyhow::anyhow!("the pulled file {} is invalid:\n{d}", t.rel))?;
+            &parsed
         }
     };
-    let merged = merge(&existing, &collected.findings, t.guard, t.today);
+    let merged = merge(existing, &collected.findings, t.guard, t.today);
     let text = merged.text();
     let decision = merged.decide(&text, on_disk.as_deref(), t.policy);
     let mut written = false;

@@ -8,7 +8,9 @@
 use serde_json::Value;
 
 use super::api::QueryRequest;
-use super::client::Client;
+use reqwest::Method;
+
+use super::client::{Client, Expect};
 use super::error::ClientError;
 use super::shape::{JPath, ShapeError, count, element_values, flag, obj, simple_values};
 
@@ -32,7 +34,31 @@ impl Client {
     }
 
     async fn search(&self, path: &str, q: &QueryRequest) -> Result<QueryPage, ClientError> {
-        let doc = self.post_json(path, q).await?;
+        enum Parsed {
+            Fast(QueryPage),
+            Full(Value),
+        }
+        let body = serde_json::to_value(q).map_err(|e| ClientError::BadResponse {
+            url: self.url(path),
+            reason: format!("request body: {e}"),
+        })?;
+        // The lean reader takes ordinary answers; everything else gets the full reader.
+        let parsed = self
+            .call(
+                Method::POST,
+                path,
+                Some(&body),
+                Expect::Json,
+                |b| match super::lean::page(b) {
+                    Some(p) => Ok(Parsed::Fast(p)),
+                    None => super::body::json(b).map(Parsed::Full),
+                },
+            )
+            .await?;
+        let doc = match parsed {
+            Parsed::Fast(page) => return Ok(page),
+            Parsed::Full(doc) => doc,
+        };
         self.check_status(path, &doc)?;
         parse_page(doc).map_err(|e| ClientError::BadResponse {
             url: self.url(path),
