@@ -264,11 +264,13 @@ async fn limits_report_code_minus_4() {
             name_length: 10,
             max_members: 2,
             max_entries: 3,
+            ..Limits::default()
         },
         ..Profile::default()
     };
     let sim = start(SimOptions {
         profile,
+        default_objects: false,
         ..SimOptions::default()
     })
     .await;
@@ -367,6 +369,7 @@ async fn abort_discards_the_edit() {
 async fn long_output_is_paged_with_more() {
     let sim = start(SimOptions {
         page_lines: Some(10),
+        default_objects: false,
         ..SimOptions::default()
     })
     .await;

@@ -1,8 +1,9 @@
 //! The simulated FortiOS error catalogue: one table of message texts and return codes.
 //!
 //! FortiOS reports failures as text followed by `Command fail. Return code N` (research §5).
-//! Texts marked [U] in the research are plausible inventions; keeping them in one table makes
-//! them easy to correct when a real device says otherwise.
+//! Texts nobody has published are plausible inventions (marked [U] here and in
+//! docs/fortigate-sim.md); keeping them in one table makes them easy to correct when a real
+//! device says otherwise.
 
 /// Kinds of failure the simulator reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,14 @@ pub enum ErrorKind {
     NotAllowed,
     /// Setting that cannot change inside `execute config-transaction` (console).
     NotInTransaction,
+    /// The administrator may read but not write this (access profile `read`).
+    PermissionDenied,
+    /// The administrator's profile has no access to this permission group.
+    NoAccess,
+    /// The object is locked by another session's `execute config-transaction`.
+    Locked,
+    /// A factory object FortiOS keeps read-only (`FABRIC_DEVICE`).
+    ReadOnlyEntry,
 }
 
 /// One row of the catalogue: message lines (`{tok}` and `{n}` are substituted) and the code.
@@ -112,6 +121,30 @@ pub const CATALOGUE: &[Row] = &[
         kind: ErrorKind::NotInTransaction,
         lines: &["'{tok}' cannot be configured in a config transaction"],
         code: -1,
+    },
+    // -37 / -14: the two permission codes of the hfortix-fortios error table
+    // (hfortix_core/exceptions.py); that the CLI prints their descriptions is [U].
+    Row {
+        kind: ErrorKind::PermissionDenied,
+        lines: &["Permission denied"],
+        code: -37,
+    },
+    Row {
+        kind: ErrorKind::NoAccess,
+        lines: &["Permission denied. Insufficient privileges"],
+        code: -14,
+    },
+    // Workspace mode shows "a warning message" for an object locked by another transaction
+    // (FortiOS admin guide "Workspace mode"); its text and code are [U].
+    Row {
+        kind: ErrorKind::Locked,
+        lines: &["'{tok}' is being configured in another config transaction"],
+        code: -160,
+    },
+    Row {
+        kind: ErrorKind::ReadOnlyEntry,
+        lines: &["'{tok}' is a read-only entry"],
+        code: -37,
     },
 ];
 
@@ -230,6 +263,10 @@ mod tests {
             EntryNotFound,
             NotAllowed,
             NotInTransaction,
+            PermissionDenied,
+            NoAccess,
+            Locked,
+            ReadOnlyEntry,
         ] {
             assert!(row(k).is_some(), "{k:?} has no catalogue row");
         }
