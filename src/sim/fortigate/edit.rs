@@ -325,7 +325,7 @@ impl Shell {
         let current: Vec<String> = obj.list(field.name).to_vec();
         self.admin
             .require(Self::area(table), Access::Write, &cmd[0].raw)?;
-        Self::check_writable(table, &self_name, &cmd[0].raw)?;
+        Self::check_writable(table, &self_name, &self_name)?;
         let values: Vec<&str> = cmd[2..].iter().map(|t| t.text.as_str()).collect();
         let raws: Vec<&str> = cmd[2..].iter().map(|t| t.raw.as_str()).collect();
         if values.is_empty() {
@@ -437,7 +437,7 @@ impl Shell {
             return Err(CliError::new(ErrorKind::CommandParse, &extra.raw));
         }
         self.require_write(table, &cmd[0].raw)?;
-        Self::check_writable(table, &name, &cmd[0].raw)?;
+        Self::check_writable(table, &name, &name)?;
         if let Some(Scope::Entry { obj, .. }) = self.stack.last_mut() {
             if field.kind == Kind::Uuid {
                 obj.fields.insert("uuid".into(), Value::Text(new_uuid()));
@@ -535,6 +535,7 @@ impl Shell {
                 let show = |v: Option<&Value>| match v {
                     Some(Value::Text(t)) => t.clone(),
                     Some(Value::List(l)) => l.join(" "),
+                    None if f.default.is_empty() => "(default)".to_string(),
                     None => format!("(default {})", f.default),
                 };
                 let at = if name.is_empty() {
