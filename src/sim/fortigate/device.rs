@@ -57,7 +57,7 @@ impl Default for Profile {
 }
 
 /// What a per-line error inside an open transaction does. Public sources do not say ([U] in
-/// the research), so both plausible behaviours can be played.
+/// docs/fortigate-sim.md), so both plausible behaviours can be played.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TxnOnError {
     /// The error is reported and the transaction stays open (the default).

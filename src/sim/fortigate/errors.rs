@@ -1,6 +1,8 @@
 //! The simulated FortiOS error catalogue: one table of message texts and return codes.
 //!
-//! FortiOS reports failures as text followed by `Command fail. Return code N` (research §5).
+//! FortiOS reports failures as text followed by `Command fail. Return code N`
+//! (ansible-galaxy-fortios-collection issue #381 shows `Command fail. Return code -672`;
+//! ansible/ansible issue #68497 the `<code>: <command>` lines of `diagnose debug cli 8`).
 //! Texts nobody has published are plausible inventions (marked [U] here and in
 //! docs/fortigate-sim.md); keeping them in one table makes them easy to correct when a real
 //! device says otherwise.
@@ -51,7 +53,9 @@ pub struct Row {
     pub code: i32,
 }
 
-/// The catalogue. Codes -61, -3, -4, -160 follow research §5; the rest are [U].
+/// The catalogue. -61 for mistyped commands is documented by scrapli_community's FortiOS
+/// driver (`sync_driver.py`) and netmiko issue #3353; -3/-4/-160 by third-party lab notes; the
+/// texts and the other codes are [U].
 pub const CATALOGUE: &[Row] = &[
     Row {
         kind: ErrorKind::CommandParse,
