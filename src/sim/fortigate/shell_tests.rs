@@ -1,4 +1,6 @@
 use super::*;
+use crate::sim::fortigate::admin::AccessProfile;
+use crate::sim::fortigate::device::Behaviour;
 
 fn shell(vdom_mode: bool) -> Shell {
     let profile = Profile {
@@ -350,10 +352,45 @@ fn random_input_never_panics_and_keeps_a_prompt() {
         "'x'",
         "\\",
         "\"",
+        "print",
+        "tablesize",
+        "central-management",
+        "resource-limits",
+        "vdom-property",
+        "firewall-address",
+        "policy",
+        "srcaddr6",
+        "0",
+        "abort",
+        "FABRIC_DEVICE",
     ];
-    for vdom_mode in [false, true] {
-        let mut sh = shell(vdom_mode);
-        for _ in 0..5000 {
+    let restricted = [
+        AdminOptions::default(),
+        AdminOptions::with_profile(AccessProfile::FirewallObjects),
+        AdminOptions {
+            vdom: Some("root".into()),
+            ..AdminOptions::with_profile(AccessProfile::ReadOnly)
+        },
+    ];
+    for (vdom_mode, admin) in [
+        (false, &restricted[0]),
+        (true, &restricted[0]),
+        (false, &restricted[1]),
+        (true, &restricted[2]),
+    ] {
+        let profile = Profile {
+            vdom_mode,
+            ..Profile::default()
+        };
+        let behaviour = Behaviour {
+            default_objects: true,
+            ..Behaviour::default()
+        };
+        let mut st = DeviceState::default();
+        super::super::defaults::install(&mut st, "root");
+        let mut sh = Shell::with_admin(Device::with(profile, behaviour, st), admin.clone(), "t");
+        let sign = admin.prompt_sign();
+        for _ in 0..3000 {
             let n = rand::random_range(0..6);
             let line: Vec<&str> = (0..n)
                 .map(|_| words[rand::random_range(0..words.len())])
@@ -367,7 +404,10 @@ fn random_input_never_panics_and_keeps_a_prompt() {
                     .any(|l| l.starts_with("Command fail. Return code"))
             );
             let p = sh.prompt();
-            assert!(p.starts_with("FGT ") && p.ends_with("# "), "{p}");
+            assert!(
+                p.starts_with("FGT ") && p.ends_with(&format!("{sign} ")),
+                "{p}"
+            );
         }
     }
 }

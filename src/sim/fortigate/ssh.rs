@@ -45,7 +45,8 @@ struct Term {
 
 /// What the connection handler passes to a shell's task, in arrival order.
 enum Input {
-    Data(Vec<u8>),
+    /// Bytes, with the moment they arrived.
+    Data(Vec<u8>, std::time::Instant),
     Rows(usize),
     Eof,
 }
@@ -290,6 +291,11 @@ async fn run_shell(
     if !send(&handle, channel, &mut out).await {
         return;
     }
+    // When the simulated CLI is next free: a line is answered `latency` after it arrived or
+    // after the previous reply was due, whichever is later. Scheduling from the due time, not
+    // from when the timer actually fired, keeps timer granularity from adding up over a
+    // pipelined window: N queued lines take N × latency.
+    let mut free_at = tokio::time::Instant::now();
     loop {
         let timer = term.shell.next_timer();
         let input = tokio::select! {
@@ -311,7 +317,7 @@ async fn run_shell(
                 continue;
             }
         };
-        let data = match input {
+        let (data, arrived) = match input {
             None => return,
             Some(Input::Rows(n)) => {
                 term.rows = n;
@@ -324,7 +330,7 @@ async fn run_shell(
                 let _ = handle.close(channel).await;
                 return;
             }
-            Some(Input::Data(d)) => d,
+            Some(Input::Data(d, at)) => (d, tokio::time::Instant::from_std(at)),
         };
         // `\r\n` counts as one line end only within one packet: netmiko sends `a\r` to accept
         // the banner and later a lone `\n` that must produce a fresh prompt.
@@ -344,7 +350,8 @@ async fn run_shell(
                         if !send(&handle, channel, &mut out).await {
                             return;
                         }
-                        tokio::time::sleep(delay).await;
+                        free_at = arrived.max(free_at) + delay;
+                        tokio::time::sleep_until(free_at).await;
                         if closed.load(Ordering::SeqCst) {
                             return;
                         }
@@ -556,7 +563,10 @@ impl russh::server::Handler for Conn {
             return Ok(());
         }
         r.queued.fetch_add(data.len(), Ordering::SeqCst);
-        if r.tx.send(Input::Data(data)).is_err() {
+        if r.tx
+            .send(Input::Data(data, std::time::Instant::now()))
+            .is_err()
+        {
             self.running.remove(&channel);
         }
         Ok(())
