@@ -97,9 +97,12 @@ fn setup_with(sim: SimHandle, extra: &str, pulled: Option<&str>) -> Env {
         "entries:\n- value: example.com\n",
     )
     .unwrap();
-    if let Some(text) = pulled {
-        std::fs::write(p.join("blocklists/cybereason.yaml"), text).unwrap();
-    }
+    // Every configured file must exist: a first pull starts from `entries: []`.
+    std::fs::write(
+        p.join("blocklists/cybereason.yaml"),
+        pulled.unwrap_or("entries: []\n"),
+    )
+    .unwrap();
     git(p, &["init", "-q", "-b", "main"]);
     git(p, &["add", "-A"]);
     git(p, &["commit", "-q", "-m", "initial"]);

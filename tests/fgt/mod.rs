@@ -83,6 +83,11 @@ impl Harness {
             "plans/\nknown_hosts\n*.log\n*.conf\n",
         )
         .unwrap();
+        // Every configured file must exist (an empty list is `entries: []`).
+        std::fs::create_dir_all(dir.path().join("blocklists")).unwrap();
+        for f in ["cybereason.yaml", "manual.yaml", "allowlist.yaml"] {
+            std::fs::write(dir.path().join("blocklists").join(f), "entries: []\n").unwrap();
+        }
         git(dir.path(), &["init", "-q", "-b", "main"]);
         let h = Harness {
             dir,
