@@ -260,4 +260,15 @@ mod tests {
         let json = serde_json::to_string(&d).unwrap();
         assert!(!json.contains(&"z".repeat(EXCERPT_CHARS)), "{json}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+        #[test]
+        fn sanitised_messages_are_bounded_visible_and_stable(s in "(?s).{0,600}") {
+            let once = sanitize(&s);
+            proptest::prop_assert!(once.chars().count() <= MAX_MESSAGE_CHARS);
+            proptest::prop_assert!(!once.chars().any(crate::fortios::quote::is_hidden));
+            proptest::prop_assert_eq!(sanitize(&once), once);
+        }
+    }
 }

@@ -359,4 +359,44 @@ mod tests {
         let e = from_str::<Doc>("---\nentries: []\n...\nentries: []\n", "a.yaml").unwrap_err();
         assert_eq!((e.line, e.col), (4, 1), "{e}");
     }
+
+    fn value(depth: u32) -> impl proptest::strategy::Strategy<Value = serde_yaml::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            "(?s).{0,20}".prop_map(serde_yaml::Value::String),
+            any::<i64>().prop_map(|n| serde_yaml::Value::Number(n.into())),
+            any::<bool>().prop_map(serde_yaml::Value::Bool),
+        ];
+        leaf.prop_recursive(depth, 64, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(serde_yaml::Value::Sequence),
+                proptest::collection::vec(("[a-z\\[{'\" ]{1,8}", inner), 0..4).prop_map(|kv| {
+                    serde_yaml::Value::Mapping(
+                        kv.into_iter()
+                            .map(|(k, v)| (serde_yaml::Value::String(k), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+        /// The pre-scan never refuses a document nested within the limit, whatever its
+        /// strings hold (brackets, quotes, newlines), in the block style serde_yaml writes.
+        #[test]
+        fn the_nesting_scan_accepts_every_shallow_document(v in value(8)) {
+            let text = serde_yaml::to_string(&v).unwrap();
+            proptest::prop_assert!(check_nesting(&text, "t.yaml").is_ok(), "{}", text);
+        }
+
+        /// ... and in flow style (JSON is YAML).
+        #[test]
+        fn the_nesting_scan_accepts_shallow_flow_documents(v in value(8)) {
+            let text = serde_json::to_string(&v).unwrap();
+            proptest::prop_assert!(check_nesting(&text, "t.yaml").is_ok(), "{}", text);
+        }
+    }
 }
