@@ -48,3 +48,57 @@ for cmd in "check" "render --target fw1" "diff" "diff --format markdown" "diff -
   read -r secs kb cpu <<<"$best"
   printf '%-28s %10s %10s %12s\n' "$cmd" "$secs" "$cpu" "$((kb / 1024))"
 done
+
+# Hostile files (issue #8): a 50 MB file in several shapes, deep nesting, an oversized file.
+# Each goes into blocklists/manual.yaml of a fresh repository and `check` must fail cleanly
+# (or, for the legitimate 50 MB list, finish) in bounded time and memory.
+hostile() {
+  local name=$1 gen=$2
+  local dir
+  dir=$(mktemp -d -p "$work")
+  (
+    cd "$dir"
+    cp "$work/blockops.yaml" .
+    mkdir -p blocklists
+    printf 'entries: []\n' > blocklists/cybereason.yaml
+    printf 'entries: []\n' > blocklists/allowlist.yaml
+    python3 -c "$gen" > blocklists/manual.yaml
+    size=$(stat -c %s blocklists/manual.yaml)
+    code=0
+    /usr/bin/time -f "%e %M %U %S" -o "$dir/t" "$bin" check >"$dir/out" 2>"$dir/err" || code=$?
+    read -r secs kb usr sys < <(tail -1 "$dir/t")
+    printf '%-34s %8s %5s %8s %8s %10s  %s\n' "$name" "$((size / 1000))" "$code" "$secs" \
+      "$(awk "BEGIN{print $usr + $sys}")" "$((kb / 1024))" \
+      "$(cat "$dir/out" "$dir/err" | grep -m1 -o 'error: .\{0,70\}' | cut -c8-)"
+  ) || true
+  rm -rf "$dir"
+}
+echo
+printf '%-34s %8s %5s %8s %8s %10s  %s\n' "hostile manual.yaml (check)" "KB" "exit" "wall (s)" "cpu (s)" "RSS (MB)" "first error"
+hostile "50 MB canonical list (600 000)" "
+import subprocess, sys
+sys.stdout.write(subprocess.run(['python3', '$here/benches/gen_blocklist.py', '600000', '7'], capture_output=True, text=True).stdout)"
+hostile "50 MB flow-style entries" "
+import sys
+w = sys.stdout.write
+w('entries:\n')
+for i in range(780000):
+    w('- {value: h%d.evil.example, sources: [domain], comment: \"x\"}\n' % i)"
+hostile "16 MB flow-style entries (limit)" "
+import sys
+w = sys.stdout.write
+w('entries:\n')
+for i in range(250000):
+    w('- {value: h%d.evil.example, sources: [domain], comment: \"x\"}\n' % i)"
+hostile "50 MB single scalar" "
+import sys
+sys.stdout.write('entries:\n- value: a.example\n  comment: \"' + 'x' * 50_000_000 + '\"\n')"
+hostile "flow nesting 200 000 deep" "
+import sys
+sys.stdout.write('entries: ' + '[' * 200_000 + ']' * 200_000 + '\n')"
+hostile "block nesting 100 000 deep" "
+import sys
+sys.stdout.write('entries:\n' + '- ' * 100_000 + 'x\n')"
+hostile "65 MiB file (over the limit)" "
+import sys
+sys.stdout.write('entries: []\n' + ('#' * 1023 + '\n') * (65 * 1024))"

@@ -7,6 +7,7 @@
 //!   `gitops::Source`),
 //! - decodes UTF-8 and names the first invalid byte as `line:col`,
 //! - accepts one leading byte-order mark and refuses any other U+FEFF with its position,
+//! - bounds what reaches the general YAML parser ([`MAX_YAML_BYTES`]),
 //! - bounds nesting depth ([`MAX_NESTING`]): libyaml keeps one "simple key" slot per open flow
 //!   collection and rescans all of them for every token, so `[[[[…]]]]` 200 000 deep costs
 //!   minutes; the pre-scan below is linear and refuses such a file in milliseconds.
@@ -18,6 +19,13 @@ use crate::diag::Diagnostic;
 
 /// Largest file read from a repository (64 MiB ≈ 600 000 canonical blocklist entries).
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Largest text handed to the general YAML parser (config, allowlist, blocklists not in
+/// canonical form). The parser holds every event and then a value tree in memory (about 30×
+/// the text), so this bound keeps a hostile file under about half a gigabyte; canonical
+/// blocklists — what `pull` and `fmt` write — take the linear fast reader up to
+/// [`MAX_FILE_BYTES`].
+pub const MAX_YAML_BYTES: usize = 16 << 20;
 
 /// Deepest nesting of mappings and sequences (block and flow together). blockops' own
 /// files need at most 5 (`targets[].render.…`); anything deeper is refused before parsing.
@@ -64,6 +72,17 @@ pub fn decode(bytes: Vec<u8>, path: &str) -> Result<String, Diagnostic> {
 /// Parse one YAML document into `T`, after the nesting pre-scan; errors carry `line:col`.
 pub fn from_str<T: DeserializeOwned>(text: &str, path: &str) -> Result<T, Diagnostic> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    if text.len() > MAX_YAML_BYTES {
+        return Err(Diagnostic::error(
+            path,
+            0,
+            0,
+            format!(
+                "{} bytes of YAML not in the canonical form `blockops fmt` writes; such files are limited to {MAX_YAML_BYTES} bytes (canonical blocklists to {MAX_FILE_BYTES})",
+                text.len()
+            ),
+        ));
+    }
     check_nesting(text, path)?;
     serde_yaml::from_str(text).map_err(|e| {
         let mut d = Diagnostic::from_yaml(path, &e);
@@ -345,6 +364,16 @@ mod tests {
         let e = decode(b"entries:\n- value: ab\xFFc\n".to_vec(), "a.yaml").unwrap_err();
         assert_eq!((e.line, e.col), (2, 12));
         assert!(e.message.contains("0xFF"), "{}", e.message);
+    }
+
+    #[test]
+    fn oversized_non_canonical_yaml_is_refused_before_parsing() {
+        let big = format!(
+            "entries:\n- value: a.example\n  comment: \"{}\"\n",
+            "x".repeat(MAX_YAML_BYTES)
+        );
+        let e = from_str::<serde_yaml::Value>(&big, "m.yaml").unwrap_err();
+        assert!(e.message.contains("limited to"), "{}", e.message);
     }
 
     #[test]

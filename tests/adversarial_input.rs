@@ -111,8 +111,10 @@ fn render_entry() -> impl Strategy<Value = (String, Option<String>)> {
 }
 
 fn workspace(entries: &[(String, Option<String>)], allow: &str, rc: &RenderConfig) -> Workspace {
-    let mut cfg = Config::default();
-    cfg.render = rc.clone();
+    let cfg = Config {
+        render: rc.clone(),
+        ..Config::default()
+    };
     let mut ws = Workspace::empty(&cfg);
     let mut f = BlocklistFile::empty("blocklists/manual.yaml");
     for (v, c) in entries {
