@@ -44,6 +44,20 @@ fn ser_sanitized<S: Serializer>(m: &str, s: S) -> Result<S::Ok, S::Error> {
 /// `\u{…}`, and the whole message is at most [`MAX_MESSAGE_CHARS`] characters.
 /// Idempotent: sanitising twice changes nothing.
 pub fn sanitize(msg: &str) -> String {
+    // A pass either leaves its input unchanged or makes it strictly shorter (nothing hidden is
+    // left to escape after the first), so repeating it reaches a fixpoint quickly; the fixpoint
+    // is what makes sanitising idempotent even when the length cap cuts inside a quoted span.
+    let mut s = sanitize_pass(msg);
+    loop {
+        let t = sanitize_pass(&s);
+        if t == s {
+            return s;
+        }
+        s = t;
+    }
+}
+
+fn sanitize_pass(msg: &str) -> String {
     let escape = |c: char, out: &mut String| {
         if crate::fortios::quote::is_hidden(c) {
             out.push_str(&c.escape_unicode().to_string());

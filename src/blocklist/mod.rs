@@ -497,7 +497,7 @@ entries:
             .unwrap_err()
             .to_string();
         for want in [
-            "m.yaml:3:10: error: unknown key `sauce`",
+            "m.yaml:3:3: error: unknown key `sauce`",
             "m.yaml:4:15: error: `first_seen`: `yesterday` is not a date",
             "m.yaml:7:12: error: unknown source `telepathy`",
             "m.yaml:8:9: error: `type` must be one of",

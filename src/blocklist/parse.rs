@@ -230,7 +230,12 @@ pub(crate) mod slow {
                     Value::Sequence(s) => items = Some(s),
                     Value::Null => {
                         let (l, c) = crate::config::locate_key(text, "entries");
-                        diags.push(Diagnostic::error(path, l, c, format!("`entries:` {empty}")));
+                        diags.push(Diagnostic::error(
+                            path,
+                            l,
+                            c,
+                            "`entries:` holds nothing; an intentionally empty list is written `entries: []`",
+                        ));
                     }
                     _ => {
                         let (l, c) = crate::config::locate_key(text, "entries");

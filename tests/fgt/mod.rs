@@ -128,7 +128,12 @@ impl Harness {
     pub fn set_blocklist(&self, values: &[String]) {
         let mut v: Vec<&String> = values.iter().collect();
         v.sort();
-        let mut y = String::from("entries:\n");
+        // An empty list is `entries: []` (`entries:` alone is an error).
+        let mut y = String::from(if v.is_empty() {
+            "entries: []\n"
+        } else {
+            "entries:\n"
+        });
         for value in v {
             let ty = if value.contains(':') {
                 if value.contains('/') {
