@@ -247,7 +247,8 @@ impl Guard {
             let why = rule
                 .comment
                 .as_deref()
-                .map(|c| format!(" ({c})"))
+                // Repository text: shown without invisible characters.
+                .map(|c| format!(" ({})", crate::fortios::quote::clean(c)))
                 .unwrap_or_default();
             return drop(
                 "allowlist",
