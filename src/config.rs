@@ -9,6 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::secret::SecretSource;
 
+mod checks;
+use checks::{de_secret, de_secret_opt};
+
 /// Default location of the configuration, relative to the repository root.
 pub const DEFAULT_PATH: &str = "blockops.yaml";
 
@@ -70,6 +73,7 @@ pub struct CybereasonConfig {
     /// API user name (an e-mail address).
     pub username: String,
     /// Where the password comes from.
+    #[serde(deserialize_with = "de_secret")]
     pub password: SecretSource,
     /// Per-request timeout.
     #[serde(default = "default_http_timeout")]
@@ -178,6 +182,17 @@ pub struct Guardrails {
     /// `check` warns about entries expiring within this many days.
     #[serde(default = "default_expiry_warning")]
     pub expiry_warning_days: u32,
+    /// NAT64 prefixes whose embedded IPv4 addresses are judged by the IPv4 guardrails
+    /// (RFC 6052; see `blocklist::embedded`).
+    #[serde(default = "default_nat64")]
+    pub nat64_prefixes: Vec<String>,
+}
+
+fn default_nat64() -> Vec<String> {
+    crate::blocklist::embedded::DEFAULT_NAT64
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn default_min_v4() -> u8 {
@@ -201,6 +216,7 @@ impl Default for Guardrails {
             min_prefix_v6: default_min_v6(),
             max_removals: default_max_removals(),
             expiry_warning_days: default_expiry_warning(),
+            nat64_prefixes: default_nat64(),
         }
     }
 }
@@ -391,7 +407,7 @@ pub struct Target {
     #[serde(default = "default_ssh_user")]
     pub username: String,
     /// Password source (environment variable or file).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_secret_opt")]
     pub password: Option<SecretSource>,
     /// Private key file for public-key authentication.
     #[serde(default)]
@@ -518,13 +534,13 @@ impl Serialize for Dur {
 }
 
 impl Config {
-    /// Parse and validate; `path` names the file in messages.
+    /// Parse and validate; `path` names the file in messages. The text goes through the
+    /// hardened YAML reader (nesting bound, positions); an empty file means all defaults.
     pub fn parse(text: &str, path: &str) -> Result<Config, Diagnostics> {
         let cfg: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            serde_yaml::from_str(text)
-                .map_err(|e| Diagnostics::from(Diagnostic::from_yaml(path, &e)))?
+            crate::yaml::from_str(text, path).map_err(Diagnostics::from)?
         };
         let problems = cfg.validate(path, text);
         if problems.has_errors() {
@@ -563,6 +579,7 @@ impl Config {
                 format!("guardrails.min_prefix_v6 {} is above 128", g.min_prefix_v6),
             );
         }
+        checks::problems(self, &mut err);
         let mut seen = std::collections::BTreeSet::new();
         let mut renders = vec![("render".to_string(), self.render.clone())];
         for t in &self.targets {
@@ -586,7 +603,17 @@ impl Config {
                     ),
                 );
             }
-            if t.host.is_empty() || t.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if t.host.contains('@') {
+                err(
+                    "host",
+                    format!(
+                        "target `{}`: host must not contain credentials (`user@` / `user:password@`); the value is not shown",
+                        t.name
+                    ),
+                );
+            } else if t.host.is_empty()
+                || t.host.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
                 err(
                     "host",
                     format!(
@@ -630,10 +657,20 @@ impl RenderConfig {
     /// Problems with names and limits, as sentences.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.prefix.is_empty() || self.prefix.len() > 24 || !is_word(&self.prefix, "._:-") {
+        if !(3..=24).contains(&self.prefix.len()) || !is_word(&self.prefix, "._:-") {
+            // Short prefixes claim other people's objects (`h` matches `handmade-server`).
             out.push(format!(
-                "prefix `{}` must be 1–24 characters of A-Z a-z 0-9 . _ : -",
+                "prefix `{}` must be 3–24 characters of A-Z a-z 0-9 . _ : -",
                 self.prefix
+            ));
+        }
+        let hashed = self.prefix.len()
+            + crate::fortios::naming::HASH_SUFFIX_LEN
+            + crate::fortios::naming::MIN_KEPT;
+        if self.max_name_length < hashed {
+            out.push(format!(
+                "max_name_length {} leaves no room for cut names after the prefix (needs at least {hashed})",
+                self.max_name_length
             ));
         }
         for g in [&self.addrgrp, &self.addrgrp6] {
@@ -644,9 +681,9 @@ impl RenderConfig {
                     "group name `{g}` leaves no room for child groups `{g}-NNN` within {} characters",
                     self.max_name_length
                 ));
-            } else if g.starts_with(&self.prefix) {
+            } else if g.starts_with(&self.prefix) || self.prefix.starts_with(&format!("{g}-")) {
                 out.push(format!(
-                    "group name `{g}` must not start with the object prefix `{}`",
+                    "group name `{g}` (and its child groups `{g}-NNN`) must not start with the object prefix `{}`",
                     self.prefix
                 ));
             }

@@ -14,3 +14,4 @@ pub mod plan;
 pub mod secret;
 pub mod sim;
 pub mod workspace;
+pub mod yaml;

@@ -78,6 +78,9 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The pulled file before the first pull (every configured file must exist).
+const EMPTY_PULLED: &str = "entries: []\n";
+
 fn setup_with(sim: SimHandle, extra: &str, pulled: Option<&str>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
@@ -97,9 +100,12 @@ fn setup_with(sim: SimHandle, extra: &str, pulled: Option<&str>) -> Env {
         "entries:\n- value: example.com\n",
     )
     .unwrap();
-    if let Some(text) = pulled {
-        std::fs::write(p.join("blocklists/cybereason.yaml"), text).unwrap();
-    }
+    // Every configured file must exist: a first pull starts from `entries: []`.
+    std::fs::write(
+        p.join("blocklists/cybereason.yaml"),
+        pulled.unwrap_or(EMPTY_PULLED),
+    )
+    .unwrap();
     git(p, &["init", "-q", "-b", "main"]);
     git(p, &["add", "-A"]);
     git(p, &["commit", "-q", "-m", "initial"]);
@@ -469,7 +475,7 @@ fn domain_query_overflow_is_an_error_not_a_truncation() {
         "{}",
         text(&out)
     );
-    assert!(!env.pulled_path().exists());
+    assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
 }
 
 #[test]
@@ -511,7 +517,7 @@ fn dry_run_prints_the_change_and_writes_nothing() {
         so.contains("+ 203.0.113.77 (connection)") && so.contains("dry run, nothing written"),
         "{so}"
     );
-    assert!(!env.pulled_path().exists());
+    assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
 }
 
 #[test]
@@ -603,7 +609,7 @@ fn password_from_a_file_and_clear_errors_for_missing_settings() {
 
     // Missing environment variable: named in the error, nothing written.
     std::fs::write(&cfg_path, &cfg).unwrap();
-    std::fs::remove_file(env.pulled_path()).unwrap();
+    std::fs::write(env.pulled_path(), EMPTY_PULLED).unwrap();
     let out = Command::cargo_bin("blockops")
         .unwrap()
         .arg("--repo")
@@ -618,7 +624,7 @@ fn password_from_a_file_and_clear_errors_for_missing_settings() {
         "{}",
         text(&out)
     );
-    assert!(!env.pulled_path().exists());
+    assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
 
     // No `cybereason:` section.
     std::fs::write(&cfg_path, "window: 30d\n").unwrap();
@@ -652,7 +658,7 @@ fn pull_over_tls_with_custom_ca_and_insecure_skip_verify() {
     let env = setup_with(tls_sim(), "", None);
     let out = env.run(&["pull"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(!env.pulled_path().exists(), "a failed pull writes nothing");
+    assert_eq!(env.pulled(), EMPTY_PULLED, "a failed pull writes nothing");
     let err = text(&out).to_lowercase();
     assert!(
         err.contains("certificate") || err.contains("tls") || err.contains("https"),

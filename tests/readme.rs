@@ -168,6 +168,10 @@ targets:\n  - name: fw-edge-1\n    host: 127.0.0.1\n    port: {}\n    username: 
         fgt.host_key_fingerprint()
     );
     std::fs::write(repo.join("blockops.yaml"), config).unwrap();
+    std::fs::create_dir_all(repo.join("blocklists")).unwrap();
+    for f in ["cybereason.yaml", "manual.yaml", "allowlist.yaml"] {
+        std::fs::write(repo.join("blocklists").join(f), "entries: []\n").unwrap();
+    }
     // Quick start step 2: the groups and the deny policy are created by hand first.
     for snippet in fortios_snippets() {
         run_snippet(&fgt, &snippet);

@@ -2,7 +2,7 @@
 //! minimal delta script, written to a plan file for review and `apply`.
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::cli::{Format, Global};
@@ -53,10 +53,10 @@ pub struct PlanArgs {
 
 /// Load the work-tree configuration.
 pub fn load_config(g: &Global) -> anyhow::Result<Config> {
-    let path = g.repo.join(&g.config);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Config::parse(&text, &g.config.to_string_lossy()).map_err(|d| anyhow!("{d}"))
+    let src = gitops::WorktreeSource {
+        root: g.repo.clone(),
+    };
+    crate::workspace::load_config(&src, &config_rel(g)).map_err(|d| anyhow!("{d}"))
 }
 
 /// The configuration path as used inside the repository.

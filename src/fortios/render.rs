@@ -188,7 +188,7 @@ fn address_comment(b: &crate::workspace::Blocked<'_>) -> String {
         c.push_str(" - ");
         c.push_str(note);
     }
-    quote::clean(&c).chars().take(255).collect()
+    quote::safe_comment(&c)
 }
 
 /// The desired state of `target` from the effective blocklist.

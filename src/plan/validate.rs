@@ -128,7 +128,11 @@ fn check_field(
 ) -> Result<(), String> {
     let group = table.starts_with("addrgrp");
     match (verb, field) {
-        ("set", "comment") if rest.len() == 1 && rest[0].len() <= 255 => Ok(()),
+        ("set", "comment")
+            if rest.len() == 1 && crate::fortios::quote::is_safe_comment(rest[0]) =>
+        {
+            Ok(())
+        }
         ("unset", "comment" | "color") if rest.is_empty() => Ok(()),
         ("set", "color")
             if !group && rest.len() == 1 && rest[0].parse::<u8>().is_ok_and(|c| c <= 32) =>

@@ -86,6 +86,11 @@ impl Harness {
             "plans/\nknown_hosts\n*.log\n*.conf\n",
         )
         .unwrap();
+        // Every configured file must exist (an empty list is `entries: []`).
+        std::fs::create_dir_all(dir.path().join("blocklists")).unwrap();
+        for f in ["cybereason.yaml", "manual.yaml", "allowlist.yaml"] {
+            std::fs::write(dir.path().join("blocklists").join(f), "entries: []\n").unwrap();
+        }
         git(dir.path(), &["init", "-q", "-b", "main"]);
         let h = Harness {
             dir,
@@ -126,7 +131,12 @@ impl Harness {
     pub fn set_blocklist(&self, values: &[String]) {
         let mut v: Vec<&String> = values.iter().collect();
         v.sort();
-        let mut y = String::from("entries:\n");
+        // An empty list is `entries: []` (`entries:` alone is an error).
+        let mut y = String::from(if v.is_empty() {
+            "entries: []\n"
+        } else {
+            "entries:\n"
+        });
         for value in v {
             let ty = if value.contains(':') {
                 if value.contains('/') {
