@@ -178,6 +178,31 @@ pub struct Guardrails {
     /// `check` warns about entries expiring within this many days.
     #[serde(default = "default_expiry_warning")]
     pub expiry_warning_days: u32,
+    /// The weakest guardrails this repository accepts (see [`Floor`]).
+    #[serde(default)]
+    pub floor: Floor,
+}
+
+/// A policy floor: `check` refuses a configuration below it unless `--allow-weaker-policy`
+/// (docs/review.md). Every key is optional; an absent key sets no floor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Floor {
+    /// `false`: `guardrails.allow_private` may not be turned on.
+    #[serde(default)]
+    pub allow_private: Option<bool>,
+    /// `guardrails.min_prefix_v4` may not be lower.
+    #[serde(default)]
+    pub min_prefix_v4: Option<u8>,
+    /// `guardrails.min_prefix_v6` may not be lower.
+    #[serde(default)]
+    pub min_prefix_v6: Option<u8>,
+    /// `guardrails.max_removals` may not be higher (same unit: count or percentage).
+    #[serde(default)]
+    pub max_removals: Option<Threshold>,
+    /// Values the allowlist must keep protecting (an entry equal to or containing each).
+    #[serde(default)]
+    pub allowlist: Vec<String>,
 }
 
 fn default_min_v4() -> u8 {
@@ -201,6 +226,7 @@ impl Default for Guardrails {
             min_prefix_v6: default_min_v6(),
             max_removals: default_max_removals(),
             expiry_warning_days: default_expiry_warning(),
+            floor: Floor::default(),
         }
     }
 }

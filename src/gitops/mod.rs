@@ -1,8 +1,7 @@
-//! Git history access (git2) and the reviewer-facing diff.
+//! Git history access (git2).
 //!
 //! Commands read the repository's files either from the work tree or from a commit; both
-//! look the same to them through [`Source`].
-pub mod diff;
+//! look the same to them through [`Source`]. The reviewer-facing diff is [`crate::review`].
 
 use std::path::{Path, PathBuf};
 
