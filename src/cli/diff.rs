@@ -1,5 +1,6 @@
 //! `blockops diff`: what a pull request changes — indicators per file and per target, and
 //! the policy (configuration, allowlist, templates, blocklist files) — for reviewers.
+use anyhow::Context as _;
 use clap::ValueEnum;
 
 use super::Ctx;
@@ -87,13 +88,15 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         },
         crate::blocklist::today(),
     )?;
-    drop((base, head));
-    let text = match args.format {
-        DiffFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        DiffFormat::Markdown => review::to_markdown(&report),
-        DiffFormat::Text => colorize(&review::to_text(&report), ctx.color()),
-    };
-    super::print(&text)?;
+    match args.format {
+        DiffFormat::Json => stream(|w| {
+            serde_json::to_writer_pretty(&mut *w, &report)?;
+            w.write_all(b"\n")
+        })?,
+        DiffFormat::Markdown => super::print(&review::to_markdown(&report))?,
+        DiffFormat::Text if ctx.color() => super::print(&colorize(&review::to_text(&report)))?,
+        DiffFormat::Text => stream(|w| review::write_text(&report, w))?,
+    }
     Ok(if args.exit_code && report.has_changes() {
         Outcome::Changes
     } else {
@@ -124,10 +127,18 @@ fn default_base_rev(
     Ok(Some(commit.parent_id(0)?.to_string()))
 }
 
-fn colorize(text: &str, on: bool) -> String {
-    if !on {
-        return text.to_string();
+/// Write to stdout as the output is produced (a 100 000-indicator diff is tens of
+/// megabytes: it is not held in memory twice); a closed pipe is not an error.
+fn stream(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match f(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
     }
+}
+
+fn colorize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.lines() {
         let style = if line.starts_with("  WEAKENS ") {

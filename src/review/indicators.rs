@@ -6,30 +6,32 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::blocklist::{BlocklistFile, Entry};
+use crate::blocklist::Entry;
+use crate::blocklist::indicator::Indicator;
 use crate::config::{RenderConfig, Target};
 use crate::fortios::render;
 use crate::workspace::{DroppedEntry, Effective, Workspace};
 
 use super::script::unified;
 
-/// Entry-level changes of one blocklist file.
+/// Entry-level changes of one blocklist file. Entries are borrowed from the two
+/// workspaces: a pull that touches every entry does not copy the blocklist twice more.
 #[derive(Debug, Clone, Serialize)]
-pub struct FileDiff {
+pub struct FileDiff<'w> {
     pub path: String,
-    pub added: Vec<Entry>,
-    pub removed: Vec<Entry>,
-    pub changed: Vec<ChangedEntry>,
+    pub added: Vec<&'w Entry>,
+    pub removed: Vec<&'w Entry>,
+    pub changed: Vec<ChangedEntry<'w>>,
 }
 
 /// One entry whose fields changed.
 #[derive(Debug, Clone, Serialize)]
-pub struct ChangedEntry {
-    pub value: String,
+pub struct ChangedEntry<'w> {
+    pub value: &'w Indicator,
     /// Names of the fields that differ.
     pub fields: Vec<&'static str>,
-    pub before: Entry,
-    pub after: Entry,
+    pub before: &'w Entry,
+    pub after: &'w Entry,
 }
 
 /// What changes on one target.
@@ -69,7 +71,7 @@ fn changed_fields(a: &Entry, b: &Entry) -> Vec<&'static str> {
 }
 
 /// Entry-level diff of every blocklist file present on either side (head's order first).
-pub fn file_diffs(base: &Workspace, head: &Workspace) -> Vec<FileDiff> {
+pub fn file_diffs<'w>(base: &'w Workspace, head: &'w Workspace) -> Vec<FileDiff<'w>> {
     let mut paths: Vec<&str> = head.files.iter().map(|f| f.path.as_str()).collect();
     for f in &base.files {
         if !paths.contains(&f.path.as_str()) {
@@ -79,16 +81,19 @@ pub fn file_diffs(base: &Workspace, head: &Workspace) -> Vec<FileDiff> {
     paths
         .into_iter()
         .map(|path| {
-            let empty = BlocklistFile::empty(path);
-            let a = base.files.iter().find(|f| f.path == path).unwrap_or(&empty);
-            let b = head.files.iter().find(|f| f.path == path).unwrap_or(&empty);
-            file_diff(path, a, b)
+            let entries = |ws: &'w Workspace| -> &'w [Entry] {
+                ws.files
+                    .iter()
+                    .find(|f| f.path == path)
+                    .map_or(&[], |f| f.entries.as_slice())
+            };
+            file_diff(path, entries(base), entries(head))
         })
         .collect()
 }
 
 /// Both entry lists are sorted by value: a merge walk finds the differences.
-fn file_diff(path: &str, a: &BlocklistFile, b: &BlocklistFile) -> FileDiff {
+fn file_diff<'w>(path: &str, a: &'w [Entry], b: &'w [Entry]) -> FileDiff<'w> {
     let mut fd = FileDiff {
         path: path.into(),
         added: Vec::new(),
@@ -96,29 +101,29 @@ fn file_diff(path: &str, a: &BlocklistFile, b: &BlocklistFile) -> FileDiff {
         changed: Vec::new(),
     };
     let (mut i, mut j) = (0, 0);
-    while i < a.entries.len() || j < b.entries.len() {
-        let ord = match (a.entries.get(i), b.entries.get(j)) {
+    while i < a.len() || j < b.len() {
+        let ord = match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) => x.value.cmp(&y.value),
             (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
         match ord {
             Ordering::Less => {
-                fd.removed.push(a.entries[i].clone());
+                fd.removed.push(&a[i]);
                 i += 1;
             }
             Ordering::Greater => {
-                fd.added.push(b.entries[j].clone());
+                fd.added.push(&b[j]);
                 j += 1;
             }
             Ordering::Equal => {
-                let fields = changed_fields(&a.entries[i], &b.entries[j]);
+                let fields = changed_fields(&a[i], &b[j]);
                 if !fields.is_empty() {
                     fd.changed.push(ChangedEntry {
-                        value: a.entries[i].value.to_string(),
+                        value: &a[i].value,
                         fields,
-                        before: a.entries[i].clone(),
-                        after: b.entries[j].clone(),
+                        before: &a[i],
+                        after: &b[j],
                     });
                 }
                 i += 1;

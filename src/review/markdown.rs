@@ -24,7 +24,7 @@ fn code(s: &str) -> String {
 }
 
 /// The heading line: what changed, in one line.
-fn heading(r: &DiffReport) -> String {
+fn heading(r: &DiffReport<'_>) -> String {
     let s = &r.summary;
     let mut parts = Vec::new();
     if s.added + s.removed + s.changed > 0 {
@@ -49,7 +49,7 @@ fn heading(r: &DiffReport) -> String {
 }
 
 /// A pull-request comment.
-pub fn to_markdown(r: &DiffReport) -> String {
+pub fn to_markdown(r: &DiffReport<'_>) -> String {
     let s = &r.summary;
     let mut out = String::new();
     if !s.has_changes {
@@ -89,7 +89,7 @@ pub fn to_markdown(r: &DiffReport) -> String {
 const TEMPLATE_DIFF_LIMIT: usize = 8_000;
 
 /// Policy changes, weakening first, each a whole item (never cut inside its diff fence).
-fn policy_section(r: &DiffReport, out: &mut String) {
+fn policy_section(r: &DiffReport<'_>, out: &mut String) {
     if r.policy.changes.is_empty() {
         return;
     }
@@ -150,7 +150,7 @@ fn indent(text: &str) -> String {
     o
 }
 
-fn indicator_table(r: &DiffReport, out: &mut String) {
+fn indicator_table(r: &DiffReport<'_>, out: &mut String) {
     out.push_str("| | added | removed | changed |\n|---|---:|---:|---:|\n");
     for f in &r.files {
         let _ = writeln!(
@@ -175,7 +175,7 @@ fn indicator_table(r: &DiffReport, out: &mut String) {
     }
 }
 
-fn indicator_lists(r: &DiffReport) -> String {
+fn indicator_lists(r: &DiffReport<'_>) -> String {
     let mut lists = String::new();
     for f in &r.files {
         if !f.added.is_empty() {
@@ -212,7 +212,7 @@ fn indicator_lists(r: &DiffReport) -> String {
     lists
 }
 
-fn effects_section(r: &DiffReport) -> String {
+fn effects_section(r: &DiffReport<'_>) -> String {
     let mut o = String::new();
     for (names, e) in grouped_effects(&r.policy.effects) {
         let names: Vec<String> = names.iter().map(|n| code(n)).collect();
@@ -254,7 +254,7 @@ fn effects_section(r: &DiffReport) -> String {
     o
 }
 
-fn script_diffs(r: &DiffReport, out: &mut String) {
+fn script_diffs(r: &DiffReport<'_>, out: &mut String) {
     for t in &r.targets {
         if t.script_diff.is_empty() {
             continue;

@@ -21,19 +21,19 @@ pub use indicators::{ChangedEntry, FileDiff, TargetDiff};
 pub use markdown::{MARKDOWN_LIMIT, to_markdown};
 pub use policy::{Effect, PolicyChange, PolicyFiles, PolicyReport, Side};
 pub use script::unified;
-pub use text::to_text;
+pub use text::{to_text, write_text};
 
 /// JSON schema version of [`DiffReport`] (fields are only ever added within a version).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything that differs between `base` and `head`.
 #[derive(Debug, Clone, Serialize)]
-pub struct DiffReport {
+pub struct DiffReport<'w> {
     pub schema_version: u32,
     pub base: String,
     pub head: String,
     pub summary: Summary,
-    pub files: Vec<FileDiff>,
+    pub files: Vec<FileDiff<'w>>,
     pub targets: Vec<TargetDiff>,
     pub policy: PolicyReport,
 }
@@ -53,7 +53,7 @@ pub struct Summary {
     pub policy_weakening: usize,
 }
 
-impl DiffReport {
+impl DiffReport<'_> {
     /// Any change at all (indicators, scripts or policy)?
     pub fn has_changes(&self) -> bool {
         self.summary.has_changes
@@ -67,7 +67,7 @@ impl DiffReport {
 }
 
 /// Compute the review of `base` → `head` as of `today`.
-pub fn compute(base: Side<'_>, head: Side<'_>, today: Date) -> anyhow::Result<DiffReport> {
+pub fn compute<'w>(base: Side<'w>, head: Side<'w>, today: Date) -> anyhow::Result<DiffReport<'w>> {
     let files = indicators::file_diffs(base.ws, head.ws);
     let (eff_a, eff_b) = std::thread::scope(|s| {
         let a = s.spawn(|| base.ws.effective(today));

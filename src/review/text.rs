@@ -32,7 +32,7 @@ pub(super) fn entry_line(e: &Entry) -> String {
 }
 
 /// "3 policy changes, 2 weaken protection" / "1 policy change, none weakens protection".
-pub(super) fn policy_summary(r: &DiffReport) -> String {
+pub(super) fn policy_summary(r: &DiffReport<'_>) -> String {
     let (n, w) = (r.summary.policy_changes, r.summary.policy_weakening);
     let changes = if n == 1 { "change" } else { "changes" };
     match w {
@@ -133,42 +133,71 @@ fn plain(s: &str) -> String {
 }
 
 /// Plain-text rendering for terminals and CI logs.
-pub fn to_text(r: &DiffReport) -> String {
+pub fn to_text(r: &DiffReport<'_>) -> String {
     let mut out = String::new();
+    let _ = render(r, &mut out);
+    out
+}
+
+/// [`to_text`] written straight to `w`: the report's script diffs are not copied into one
+/// more string first.
+pub fn write_text(r: &DiffReport<'_>, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    struct Adapter<'a> {
+        w: &'a mut dyn std::io::Write,
+        err: Option<std::io::Error>,
+    }
+    impl std::fmt::Write for Adapter<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.w.write_all(s.as_bytes()).map_err(|e| {
+                self.err = Some(e);
+                std::fmt::Error
+            })
+        }
+    }
+    let mut a = Adapter { w, err: None };
+    match render(r, &mut a) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(a
+            .err
+            .unwrap_or_else(|| std::io::Error::other("formatting the diff failed"))),
+    }
+}
+
+fn render(r: &DiffReport<'_>, out: &mut impl std::fmt::Write) -> std::fmt::Result {
     let s = &r.summary;
-    let _ = write!(
+    write!(
         out,
         "blockops diff {} -> {}: +{} -{} ~{} entries",
         r.base, r.head, s.added, s.removed, s.changed
-    );
+    )?;
     if s.policy_changes > 0 {
-        let _ = write!(out, "; {}", policy_summary(r));
+        write!(out, "; {}", policy_summary(r))?;
     }
-    out.push('\n');
+    out.write_char('\n')?;
     if !r.policy.changes.is_empty() {
-        out.push_str("\npolicy:\n");
+        out.write_str("\npolicy:\n")?;
         for c in &r.policy.changes {
             let mark = match c.effect {
                 Effect::Weakens => "WEAKENS     ",
                 Effect::Strengthens => "strengthens ",
                 Effect::Neutral => "neutral     ",
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {mark}{}{}",
                 describe(c, plain),
                 location(c, &r.head)
-            );
+            )?;
             if c.effect == Effect::Weakens {
-                let _ = writeln!(out, "              {}", c.why);
+                writeln!(out, "              {}", c.why)?;
             }
             if let Some(d) = &c.diff {
-                out.push_str(d);
+                out.write_str(d)?;
             }
         }
     }
     for (names, e) in grouped_effects(&r.policy.effects) {
-        let _ = writeln!(
+        writeln!(
             out,
             "\npolicy effect on {} {}: {} newly blocked, {} no longer blocked",
             if names.len() == 1 {
@@ -179,39 +208,39 @@ pub fn to_text(r: &DiffReport) -> String {
             names.join(", "),
             e.newly_blocked.len(),
             e.newly_unblocked.len()
-        );
+        )?;
         for c in &e.newly_blocked {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  + {} ({}:{}) was dropped by {}: {}",
                 c.value, c.file, c.line, c.rule, c.detail
-            );
+            )?;
         }
         for c in &e.newly_unblocked {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  - {} ({}:{}) now dropped by {}: {}",
                 c.value, c.file, c.line, c.rule, c.detail
-            );
+            )?;
         }
     }
     for f in &r.files {
         if f.added.is_empty() && f.removed.is_empty() && f.changed.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{}:", f.path);
+        writeln!(out, "\n{}:", f.path)?;
         for e in &f.added {
-            let _ = writeln!(out, "  + {}", entry_line(e));
+            writeln!(out, "  + {}", entry_line(e))?;
         }
         for e in &f.removed {
-            let _ = writeln!(out, "  - {}", entry_line(e));
+            writeln!(out, "  - {}", entry_line(e))?;
         }
         for c in &f.changed {
-            let _ = writeln!(out, "  ~ {} ({} changed)", c.value, c.fields.join(", "));
+            writeln!(out, "  ~ {} ({} changed)", c.value, c.fields.join(", "))?;
         }
     }
     for t in &r.targets {
-        let _ = writeln!(
+        writeln!(
             out,
             "\ntarget {}: {} newly blocked, {} unblocked, script +{} -{} lines",
             t.name,
@@ -219,17 +248,17 @@ pub fn to_text(r: &DiffReport) -> String {
             t.blocked_removed.len(),
             t.script_lines_added,
             t.script_lines_removed
-        );
+        )?;
         for d in &t.newly_dropped {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  dropped {} ({}:{}): {}",
                 d.value, d.file, d.line, d.why
-            );
+            )?;
         }
         if !t.script_diff.is_empty() {
-            out.push_str(&t.script_diff);
+            out.write_str(&t.script_diff)?;
         }
     }
-    out
+    Ok(())
 }
