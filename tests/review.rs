@@ -146,6 +146,14 @@ fn weakened_policy_with_identical_scripts_is_never_no_changes() {
     assert_eq!(doc["summary"]["policy_weakening"], 8);
     assert_eq!(doc["policy"]["weakening"], 8);
     let c = &doc["policy"]["changes"][0];
+    // Exactly the fields docs/json.md documents.
+    let fields: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want = [
+        "kind", "key", "rule", "op", "before", "after", "effect", "why", "file", "line", "rev",
+        "diff",
+    ];
+    want.sort();
+    assert_eq!(fields, want);
     assert_eq!(c["kind"], "config");
     assert_eq!(c["key"], "guardrails.allow_private");
     assert_eq!(c["rule"], "guardrails.allow_private");

@@ -404,3 +404,22 @@ fn effects_list_what_a_guardrail_change_blocks_and_unblocks_now() {
     );
     assert!(u.detail.contains("our VPN"), "{}", u.detail);
 }
+
+#[test]
+fn credentials_in_a_url_are_never_shown() {
+    let base = files(CONFIG, ALLOW);
+    let head = CONFIG.replace(
+        "https://tenant.example:8443",
+        "https://api:s3cret@tenant.example:8443/x?y=1",
+    );
+    let c = changes(&base, &files(&head, ALLOW));
+    assert_eq!(
+        c[0].after.as_deref(),
+        Some("https://***@tenant.example:8443/x?y=1")
+    );
+    assert_eq!(c[0].effect, Effect::Weakens);
+    assert_eq!(
+        tree::show(Some(&serde_json::json!("https://tenant.example/a@b"))).as_deref(),
+        Some("https://tenant.example/a@b")
+    );
+}

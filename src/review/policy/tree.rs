@@ -96,7 +96,7 @@ pub fn show(v: Option<&Value>) -> Option<String> {
     fn inner(v: &Value) -> String {
         match v {
             Value::Null => "(unset)".into(),
-            Value::String(s) => s.clone(),
+            Value::String(s) => redact_userinfo(s),
             Value::Array(a) => format!("[{}]", a.iter().map(inner).collect::<Vec<_>>().join(", ")),
             Value::Object(m) => format!(
                 "{{{}}}",
@@ -110,6 +110,21 @@ pub fn show(v: Option<&Value>) -> Option<String> {
         }
     }
     v.filter(|v| !v.is_null()).map(inner)
+}
+
+/// A URL with credentials in it (`https://user:pass@host/`) shows them as `***`: the
+/// configuration should only name secrets, but a review must not print one if it does.
+fn redact_userinfo(s: &str) -> String {
+    let Some(scheme_end) = s.find("://").map(|i| i + 3) else {
+        return s.to_string();
+    };
+    let authority_end = s[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(s.len(), |i| scheme_end + i);
+    match s[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &s[..scheme_end], &s[scheme_end + at..]),
+        None => s.to_string(),
+    }
 }
 
 /// The keys of a target worth showing when it is added or removed as a whole.
