@@ -1,7 +1,9 @@
 //! `blockops.yaml` at two revisions compared as generic trees: the typed configuration
 //! (defaults filled in) is serialised to JSON values and walked key by key, so every key —
 //! including one added to the configuration later — is compared; the classification table
-//! ([`super::rules`]) says how. A key without a rule is reported as weakening.
+//! ([`super::rules`]) says how. A key without a rule is reported as weakening. (So every
+//! configuration field must be serialised: a field marked `skip_serializing` would escape the
+//! comparison.)
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
