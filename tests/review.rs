@@ -645,19 +645,25 @@ fn a_huge_policy_change_is_cut_below_the_comment_limit() {
 #[test]
 fn first_commit_compares_the_policy_with_the_defaults() {
     let r = TempRepo::new();
-    r.write("blockops.yaml", CONFIG);
+    r.write(
+        "blockops.yaml",
+        &CONFIG.replace("guardrails:\n", "guardrails:\n  allow_private: true\n"),
+    );
+    r.write("blocklists/cybereason.yaml", &indicators());
     r.commit("first");
     let doc = json(&r.run(&["diff", "--format", "json"]).ok().stdout);
     assert_eq!(doc["base"], "(empty)");
     let keys = policy(&doc);
-    assert!(
-        keys.contains(&("cybereason.url".into(), "weakens".into())),
-        "{keys:?}"
-    );
-    assert!(
-        keys.contains(&("targets[fw1]".into(), "weakens".into())),
-        "{keys:?}"
-    );
+    for k in ["cybereason.url", "targets[fw1]", "guardrails.allow_private"] {
+        assert!(
+            keys.contains(&(k.into(), "weakens".into())),
+            "{k}: {keys:?}"
+        );
+    }
+    // Against the built-in policy, the private address is blocked because of this change.
+    let e = &doc["policy"]["effects"][0]["newly_blocked"];
+    assert_eq!(e[0]["value"], "10.1.2.3", "{e:#}");
+    assert_eq!(e[0]["rule"], "private");
 }
 
 fn with_floor(guardrails: &str) -> String {

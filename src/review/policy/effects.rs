@@ -5,6 +5,7 @@
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::blocklist::guard::Guard;
 use crate::blocklist::indicator::Indicator;
 use crate::workspace::{Effective, Workspace};
 
@@ -31,16 +32,15 @@ pub struct PolicyEffect {
     pub newly_unblocked: Vec<Consequence>,
 }
 
-/// Compare the fate of head's listed indicators under the base and the head guard.
+/// Compare the fate of head's listed indicators under the base guard `old` and the head guard.
 ///
 /// Guardrails and the allowlist are global today, so every target gets the same lists; they
 /// are reported per target so that per-target policy can be added without a schema change.
 pub fn compute(
-    base: &Workspace,
+    old: &Guard,
     head: &Workspace,
     eff_head: &Effective<'_>,
 ) -> anyhow::Result<Vec<PolicyEffect>> {
-    let old = base.guard();
     let mut newly_blocked = Vec::new();
     for b in &eff_head.blocked {
         if let Err(why) = old.check(b.value) {

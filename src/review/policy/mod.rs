@@ -13,7 +13,8 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::blocklist::allowlist::AllowRule;
-use crate::config::{Config, RenderConfig};
+use crate::blocklist::guard::Guard;
+use crate::config::{Config, Guardrails, RenderConfig};
 use crate::fortios::render::{TEMPLATE_DIR, Templates};
 use crate::gitops::{Source, read_text};
 use crate::workspace::Workspace;
@@ -357,7 +358,13 @@ pub fn report(
         c.kind == Kind::Allowlist || (c.kind == Kind::Config && c.key.starts_with("guardrails."))
     });
     let effects = if guard_changed {
-        effects::compute(base.ws, head.ws, eff_head)?
+        // Without a base configuration (first commit) the base policy is the built-in one.
+        let old = if base.files.config_text.is_some() {
+            base.ws.guard()
+        } else {
+            Guard::new(&Guardrails::default(), &base.ws.allowlist)
+        };
+        effects::compute(&old, head.ws, eff_head)?
     } else {
         Vec::new()
     };
