@@ -49,20 +49,14 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
             Some(rev) => Some((ctx.load(repo.as_ref(), rev)?, rev.as_str())),
             None => None,
         };
-        let (path, text) = (
-            ctx.config_rel(),
-            gitops::read_text(src.as_dyn(), &ctx.config_rel())?,
-        );
-        let text = review::floor::ConfigText {
-            path: &path,
-            text: text.as_deref(),
-        };
-        let floor = review::floor::check(
+        let base = base.as_ref().map(|(b, r)| (b, *r));
+        let floor = review::floor::check_source(
             ws,
-            &text,
-            base.as_ref().map(|(b, r)| (b, *r)),
+            src.as_dyn(),
+            &ctx.config_rel(),
+            base,
             args.allow_weaker_policy,
-        );
+        )?;
         refusals = floor.refusals;
         diags.extend(floor.diagnostics);
     }
@@ -99,7 +93,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         }
     }
     if errors > 0 && errors == refusals {
-        return Err(Refused::new(format!("{errors} change(s) below the policy floor (guardrails.floor); --allow-weaker-policy overrides")).into());
+        let msg = format!("{errors} change(s) below the policy floor (guardrails.floor)");
+        return Err(Refused::new(msg + "; --allow-weaker-policy overrides").into());
     }
     if errors > 0 {
         anyhow::bail!("check found {errors} error(s)");

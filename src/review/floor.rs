@@ -121,6 +121,22 @@ pub fn check(
     out
 }
 
+/// [`check`] for the configuration at `config_path` in `src` (its text gives the lines).
+pub fn check_source(
+    head: &Workspace,
+    src: &dyn crate::gitops::Source,
+    config_path: &str,
+    base: Option<(&Workspace, &str)>,
+    allow_weaker: bool,
+) -> anyhow::Result<FloorCheck> {
+    let text = crate::gitops::read_text(src, config_path)?;
+    let text = ConfigText {
+        path: config_path,
+        text: text.as_deref(),
+    };
+    Ok(check(head, &text, base, allow_weaker))
+}
+
 /// Floor values that cannot be a floor.
 fn validate(f: &Floor, text: &ConfigText<'_>, d: &mut Diagnostics) {
     let mut err = |key: &str, msg: String| {
