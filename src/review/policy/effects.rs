@@ -55,6 +55,7 @@ pub fn compute(
         }
     }
     let mut newly_unblocked = Vec::new();
+    let new = head.guard();
     for d in &eff_head.dropped {
         // Expiry does not depend on the policy.
         if d.why.rule == "expired" {
@@ -62,7 +63,9 @@ pub fn compute(
         }
         let value = Indicator::parse(&d.value)
             .with_context(|| format!("{}:{}: re-reading a dropped value", d.file, d.line))?;
-        if old.check(&value).is_ok() {
+        // Only what the guard decides is the policy's doing (not, say, a drop for a reason
+        // outside the guardrails).
+        if new.check(&value).is_err() && old.check(&value).is_ok() {
             newly_unblocked.push(Consequence {
                 value: d.value.clone(),
                 file: d.file.clone(),
