@@ -186,6 +186,9 @@ pub struct Guardrails {
     /// (RFC 6052; see `blocklist::embedded`).
     #[serde(default = "default_nat64")]
     pub nat64_prefixes: Vec<String>,
+    /// The weakest guardrails this repository accepts (see [`Floor`]).
+    #[serde(default)]
+    pub floor: Floor,
 }
 
 fn default_nat64() -> Vec<String> {
@@ -193,6 +196,28 @@ fn default_nat64() -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+
+/// A policy floor: `check` refuses a configuration below it unless `--allow-weaker-policy`
+/// (docs/review.md). Every key is optional; an absent key sets no floor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Floor {
+    /// `false`: `guardrails.allow_private` may not be turned on.
+    #[serde(default)]
+    pub allow_private: Option<bool>,
+    /// `guardrails.min_prefix_v4` may not be lower.
+    #[serde(default)]
+    pub min_prefix_v4: Option<u8>,
+    /// `guardrails.min_prefix_v6` may not be lower.
+    #[serde(default)]
+    pub min_prefix_v6: Option<u8>,
+    /// `guardrails.max_removals` may not be higher (same unit: count or percentage).
+    #[serde(default)]
+    pub max_removals: Option<Threshold>,
+    /// Values the allowlist must keep protecting (an entry equal to or containing each).
+    #[serde(default)]
+    pub allowlist: Vec<String>,
 }
 
 fn default_min_v4() -> u8 {
@@ -217,6 +242,7 @@ impl Default for Guardrails {
             max_removals: default_max_removals(),
             expiry_warning_days: default_expiry_warning(),
             nat64_prefixes: default_nat64(),
+            floor: Floor::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod fortios;
 pub mod gitops;
 pub mod plan;
+pub mod review;
 pub mod secret;
 pub mod sim;
 pub mod workspace;

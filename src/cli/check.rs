@@ -5,9 +5,10 @@ use serde::Serialize;
 use super::{Ctx, Format};
 use crate::blocklist::{format_date, today};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::error::Outcome;
+use crate::error::{Outcome, Refused};
 use crate::fortios::render;
 use crate::gitops;
+use crate::review;
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
@@ -17,6 +18,13 @@ pub struct Args {
     pub rev: String,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also hold the configuration to the policy floor of REV (e.g. the target branch), and
+    /// refuse a floor lowered since REV.
+    #[arg(long, value_name = "REV")]
+    pub floor_from: Option<String>,
+    /// Report a configuration below the policy floor (guardrails.floor) as a warning, not a refusal.
+    #[arg(long)]
+    pub allow_weaker_policy: bool,
 }
 
 /// `check --format json` output.
@@ -33,9 +41,24 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let repo = ctx.repo();
     let src = gitops::source_for(repo.as_ref(), ctx.root(), &args.rev)?;
     let (ws, mut diags) = Workspace::load_lenient(src.as_dyn(), &ctx.config_rel());
+    let mut refusals = 0;
     if let Some(ws) = &ws {
         let more = check_workspace(ws, src.as_dyn(), &diags);
         diags.extend(more);
+        let base = match &args.floor_from {
+            Some(rev) => Some((ctx.load(repo.as_ref(), rev)?, rev.as_str())),
+            None => None,
+        };
+        let base = base.as_ref().map(|(b, r)| (b, *r));
+        let floor = review::floor::check_source(
+            ws,
+            src.as_dyn(),
+            &ctx.config_rel(),
+            base,
+            args.allow_weaker_policy,
+        )?;
+        refusals = floor.refusals;
+        diags.extend(floor.diagnostics);
     }
     diags.sort();
     let errors = diags
@@ -68,6 +91,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
             out.push_str(&format!("{errors} error(s), {warnings} warning(s)\n"));
             super::print(&out)?;
         }
+    }
+    if errors > 0 && errors == refusals {
+        let msg = format!("{errors} change(s) below the policy floor (guardrails.floor)");
+        return Err(Refused::new(msg + "; --allow-weaker-policy overrides").into());
     }
     if errors > 0 {
         anyhow::bail!("check found {errors} error(s)");

@@ -1,7 +1,7 @@
-//! Git history access (git2) and the reviewer-facing diff.
+//! Git history access (git2).
 //!
 //! Commands read the repository's files either from the work tree or from a commit; both
-//! look the same to them through [`Source`].
+//! look the same to them through [`Source`]. The reviewer-facing diff is [`crate::review`].
 //!
 //! Repository content is untrusted (review jobs run on pull requests), so every read goes
 //! through the same path rules in both sources: a path is relative, `/`-separated, without
@@ -12,7 +12,6 @@
 //! and checking containment keeps the work tree and every revision in agreement (git stores the
 //! link, not its target). Only regular files (blobs) are read, at most
 //! [`crate::yaml::MAX_FILE_BYTES`] bytes.
-pub mod diff;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
