@@ -31,7 +31,7 @@ blockops sim cybereason --listen 127.0.0.1:8443\n  \
 blockops sim cybereason --listen 127.0.0.1:0 --data fixture.yaml --session-ttl 30s\n  \
 blockops sim cybereason --string-booleans --element-values-null null-string --domain-form dns-query-element"
     )]
-    Cybereason(CybereasonArgs),
+    Cybereason(Box<CybereasonArgs>),
     /// FortiGate (FortiOS 7.x CLI over SSH) simulator.
     #[command(
         after_help = "Default login: user `admin`, password `admin` (change with --user/--password or \
@@ -239,7 +239,7 @@ fn parse_profile(s: &str) -> Result<AccessProfile, String> {
 /// Run a simulator until interrupted.
 pub fn run(_ctx: &Ctx, cmd: SimCommand) -> anyhow::Result<Outcome> {
     match cmd {
-        SimCommand::Cybereason(a) => run_cybereason(a),
+        SimCommand::Cybereason(a) => run_cybereason(*a),
         SimCommand::Fortigate(a) => run_fortigate(*a),
     }
 }
