@@ -9,7 +9,7 @@ use crate::blocklist::indicator::Indicator;
 use crate::blocklist::{BlocklistFile, Entry, Source as Origin};
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::fortios::render::Templates;
+use crate::fortios::templates::Templates;
 use crate::gitops::{Source, read_text};
 
 /// A loaded repository snapshot.
@@ -82,6 +82,26 @@ impl<'w> Blocked<'w> {
     }
 }
 
+/// The configuration file of a repository snapshot: the one loader every command uses
+/// (through `cli::Ctx::config` for the work tree, through [`Workspace::load`] at a revision).
+pub fn load_config(src: &dyn Source, config_path: &str) -> Result<Config, Diagnostics> {
+    match read_text(src, config_path) {
+        Ok(Some(t)) => Config::parse(&t, config_path),
+        Ok(None) => Err(Diagnostics::from(Diagnostic::error(
+            config_path,
+            0,
+            0,
+            format!("no configuration file in {}", src.label()),
+        ))),
+        Err(e) => Err(Diagnostics::from(Diagnostic::error(
+            config_path,
+            0,
+            0,
+            format!("{e:#}"),
+        ))),
+    }
+}
+
 impl Workspace {
     /// Load strictly: any error in any file fails, with all problems listed.
     pub fn load(src: &dyn Source, config_path: &str) -> Result<Workspace, Diagnostics> {
@@ -102,23 +122,10 @@ impl Workspace {
                 None
             }
         };
-        let config = match text(config_path, &mut diags) {
-            Some(t) => match Config::parse(&t, config_path) {
-                Ok(c) => c,
-                Err(d) => {
-                    diags.extend(d);
-                    return (None, diags);
-                }
-            },
-            None => {
-                if !diags.has_errors() {
-                    diags.push(Diagnostic::error(
-                        config_path,
-                        0,
-                        0,
-                        format!("no configuration file in {}", src.label()),
-                    ));
-                }
+        let config = match load_config(src, config_path) {
+            Ok(c) => c,
+            Err(d) => {
+                diags.extend(d);
                 return (None, diags);
             }
         };
