@@ -8,6 +8,7 @@ use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::error::Outcome;
 use crate::fortios::render;
 use crate::gitops;
+use crate::plan::desired::{self, Shape};
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
@@ -34,7 +35,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let src = gitops::source_for(repo.as_ref(), ctx.root(), &args.rev)?;
     let (ws, mut diags) = Workspace::load_lenient(src.as_dyn(), &ctx.config_rel());
     if let Some(ws) = &ws {
-        let more = check_workspace(ws, src.as_dyn(), &diags);
+        let more = check_workspace(ws, src.as_dyn(), &diags, &ctx.config_rel());
         diags.extend(more);
     }
     diags.sort();
@@ -51,7 +52,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => {
             let r = Report {
-                schema_version: 1,
+                schema_version: crate::report::JSON_SCHEMA_VERSION,
                 ok: errors == 0,
                 errors,
                 warnings,
@@ -80,6 +81,7 @@ pub fn check_workspace(
     ws: &Workspace,
     src: &dyn gitops::Source,
     load: &Diagnostics,
+    cfg_path: &str,
 ) -> Diagnostics {
     let mut d = Diagnostics::default();
     let today = today();
@@ -127,7 +129,6 @@ pub fn check_workspace(
             message: format!("`{}` will not be blocked: {}", x.value, x.why),
         });
     }
-    let cfg_path = "blockops.yaml";
     let mut targets: Vec<(
         String,
         crate::config::RenderConfig,
@@ -164,6 +165,23 @@ pub fn check_workspace(
                 0,
                 format!("target `{name}`: template does not render: {e:#}"),
             ));
+        } else {
+            // What the templates render must stay inside the allow-list and describe objects
+            // blockops can create and recognise later (`plan::desired`).
+            let shape = Shape::new(&name, t.and_then(|t| t.vdom.clone()), rc.clone());
+            match desired::template_problems(ws, &eff, &shape) {
+                Ok(problems) => {
+                    for p in problems {
+                        d.push(Diagnostic::error(&p.file, p.line, 0, p.message));
+                    }
+                }
+                Err(e) => d.push(Diagnostic::error(
+                    render::TEMPLATE_DIR,
+                    0,
+                    0,
+                    format!("target `{name}`: {e:#}"),
+                )),
+            }
         }
         if let Some(max) = t.and_then(|t| t.max_addresses) {
             let n = desired.addresses.len().max(desired.addresses6.len());

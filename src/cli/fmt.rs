@@ -3,7 +3,6 @@ use anyhow::bail;
 
 use super::Ctx;
 use crate::blocklist::BlocklistFile;
-use crate::config::Config;
 use crate::error::Outcome;
 
 #[derive(Debug, clap::Args)]
@@ -15,12 +14,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let root = ctx.root();
-    let cfg_rel = ctx.config_rel();
-    let cfg = match std::fs::read_to_string(root.join(&cfg_rel)) {
-        Ok(t) => Config::parse(&t, &cfg_rel).map_err(|d| super::diag_error(d, "WORKTREE"))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
-        Err(e) => bail!("reading {cfg_rel}: {e}"),
-    };
+    let cfg = ctx.config()?;
     let mut problems = crate::diag::Diagnostics::default();
     let mut todo = Vec::new();
     for rel in cfg.files.blocklists() {
