@@ -433,15 +433,16 @@ pub struct Target {
     /// Render settings for this target (each key overrides the global `render:`).
     #[serde(default)]
     pub render: RenderOverrides,
-    /// Text in a device reply that marks a pushed line as failed (research §5) [U: extend if
+    /// Text in a device reply that marks a pushed line as failed (see [`default_error_patterns`]) [U: extend if
     /// your firmware words errors differently].
     #[serde(default = "default_error_patterns")]
     pub error_patterns: Vec<String>,
 }
 
-/// Text that marks a device reply as a failure (research `fortios-cli.md` §5: `Command fail.
-/// Return code <n>` trailers, `command parse error`, `entry not found in datasource`,
-/// `Maximum number of entries has been reached`).
+/// Text that marks a device reply as a failure: FortiOS ends a failed line with `Command fail.
+/// Return code <n>` (seen in public transcripts, e.g. fortinet-ansible-dev/ansible-galaxy-fortios-collection
+/// issue #381), preceded by `command parse error`, `entry not found in datasource` or
+/// `Maximum number of entries has been reached`.
 pub fn default_error_patterns() -> Vec<String> {
     [
         "Command fail",

@@ -544,3 +544,40 @@ mod pushed_is_read {
         }
     }
 }
+
+/// Issue #10: every command loads the configuration the same way, and `check` names the file
+/// given with `--config` (it used to print a hard-coded `blockops.yaml`).
+#[test]
+fn check_and_fmt_use_the_config_given_with_config() {
+    let h = Harness::new();
+    h.set_blocklist(&ips(0..3));
+    std::fs::remove_file(h.path().join("blockops.yaml")).unwrap();
+    std::fs::create_dir_all(h.path().join("conf")).unwrap();
+    std::fs::write(
+        h.path().join("conf/fw.yaml"),
+        format!(
+            "targets:\n  - name: fw1\n    host: 127.0.0.1\n    password: {{env: {PASSWORD_ENV}}}\n    max_addresses: 1\n"
+        ),
+    )
+    .unwrap();
+    let c = h.run(&["check", "--config", "conf/fw.yaml"]);
+    assert_eq!(c.status.code(), Some(1), "{}", text(&c));
+    let out = String::from_utf8_lossy(&c.stdout).to_string();
+    assert!(
+        out.contains("conf/fw.yaml:") && out.contains("exceed max_addresses 1"),
+        "{out}"
+    );
+    assert!(!out.contains("blockops.yaml"), "{out}");
+    // `fmt` reads the same file, and a missing configuration is an error, not defaults.
+    let f = h.run(&["fmt", "--config", "conf/fw.yaml"]);
+    assert_eq!(f.status.code(), Some(0), "{}", text(&f));
+    let f = h.run(&["fmt", "--check", "--config", "conf/fw.yaml"]);
+    assert_eq!(f.status.code(), Some(0), "{}", text(&f));
+    let f = h.run(&["fmt", "--check"]);
+    assert_eq!(f.status.code(), Some(1), "{}", text(&f));
+    assert!(
+        String::from_utf8_lossy(&f.stderr).contains("no configuration file"),
+        "{}",
+        text(&f)
+    );
+}

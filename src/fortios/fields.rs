@@ -4,8 +4,8 @@
 //! [`Style`]), `check` and `apply`'s script validator ([`FieldRules::check_set`]) — so what
 //! `check` accepts is exactly what `apply` sends (issue #10).
 //!
-//! Built-in fields per table (research `fortios-cli.md` §2, the FortiOS CLI reference pages for
-//! `config firewall address|address6|addrgrp|addrgrp6`):
+//! Built-in fields per table (Fortinet's FortiOS CLI reference, `config firewall address`,
+//! `address6`, `addrgrp`, `addrgrp6`: field sizes, `color` 0–32, `subnet` shown in mask form):
 //!
 //! | table | fields |
 //! |---|---|

@@ -381,7 +381,7 @@ impl Owner {
     /// managed group is never unselected.
     pub fn classify(&self, raw: [BTreeMap<String, Object>; 4]) -> State {
         let mut st = State::default();
-        let mut owned: BTreeSet<(Table, String)> = BTreeSet::new();
+        let mut owned: [BTreeSet<String>; 4] = Default::default();
         let mut others = Vec::new();
         // Groups first: a configured group is ours; a child by marker or membership of the
         // (owned) top group.
@@ -399,43 +399,47 @@ impl Owner {
                     || carries_marker(o.comment())
                     || top_members.contains(name.as_str());
                 if ours {
-                    owned.insert((t, name.clone()));
+                    owned[t.index()].insert(name.clone());
                 }
             }
         }
-        let in_owned_group: BTreeSet<&str> = owned
-            .iter()
-            .filter_map(|(t, n)| raw[t.index()].get(n))
-            .flat_map(|o| o.members().iter().map(String::as_str))
-            .collect();
+        let mut in_owned_group: BTreeSet<&str> = BTreeSet::new();
+        for t in [Table::Addrgrp, Table::Addrgrp6] {
+            for n in &owned[t.index()] {
+                if let Some(o) = raw[t.index()].get(n) {
+                    in_owned_group.extend(o.members().iter().map(String::as_str));
+                }
+            }
+        }
         for t in [Table::Address, Table::Address6] {
             for (name, o) in &raw[t.index()] {
                 if self.fits(t, name)
                     && (carries_marker(o.comment()) || in_owned_group.contains(name.as_str()))
                 {
-                    owned.insert((t, name.clone()));
+                    owned[t.index()].insert(name.clone());
                 }
             }
         }
-        for t in Table::ALL {
-            for (name, o) in &raw[t.index()] {
-                let fits = self.fits_any(name);
-                if !addressable(name) {
+        drop(in_owned_group);
+        for (t, map) in Table::ALL.into_iter().zip(raw) {
+            for (name, o) in map {
+                let fits = self.fits_any(&name);
+                if !addressable(&name) {
                     if fits {
                         others.push(Other {
                             table: t,
-                            name: name.clone(),
+                            name,
                             reason: OtherReason::Unaddressable,
                         });
                     }
                     continue;
                 }
-                if owned.contains(&(t, name.clone())) {
-                    st.table_mut(t).insert(name.clone(), o.clone());
+                if owned[t.index()].contains(&name) {
+                    st.table_mut(t).insert(name, o);
                 } else if fits {
                     others.push(Other {
                         table: t,
-                        name: name.clone(),
+                        name,
                         reason: OtherReason::NotProvablyOurs,
                     });
                 }

@@ -18,7 +18,7 @@ use super::fields::Table;
 use super::model::{Address, AddressKind, Desired, Group};
 use super::naming::{object_name, placeholder_name};
 use super::quote;
-use super::writer::{self, Script};
+use super::writer::Script;
 
 pub use super::templates::{TEMPLATE_DIR, Templates, template_diag};
 
@@ -263,7 +263,9 @@ pub fn full_script(t: &Templates, desired: &Desired, rc: &RenderConfig) -> anyho
 /// building blocks as the delta (`fortios::writer`).
 fn native_full(d: &Desired, rc: &RenderConfig) -> String {
     let n = d.addresses.len() + d.addresses6.len();
-    let mut s = Script::with_capacity(256 + n * 120);
+    let mut s = Script::with_capacity(256 + n * 170);
+    let vdom = d.vdom.as_deref();
+    s.open_wrappers(vdom, false);
     s.open_table(Table::Address);
     for a in &d.addresses {
         s.edit(&a.name);
@@ -301,7 +303,8 @@ fn native_full(d: &Desired, rc: &RenderConfig) -> String {
         }
         s.end();
     }
-    writer::wrap(s, d.vdom.as_deref(), false)
+    s.close_wrappers(vdom, false);
+    s.into_string()
 }
 
 fn address_tail(s: &mut Script, a: &Address) {

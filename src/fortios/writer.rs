@@ -20,7 +20,8 @@ pub const NEXT: &str = "next";
 pub const ABORT: &str = "abort";
 /// Closes a `config` block (and saves an open entry).
 pub const END: &str = "end";
-/// Starts a configuration transaction (FortiOS 6.2+ workspace mode, research `fortios-cli.md` §7).
+/// Starts a configuration transaction (FortiOS 6.2+ "Workspace mode", FortiOS Administration
+/// Guide; `execute config-transaction` in the FortiOS CLI reference).
 pub const TX_START: &str = "execute config-transaction start";
 pub const TX_COMMIT: &str = "execute config-transaction commit";
 pub const TX_ABORT: &str = "execute config-transaction abort";
@@ -204,28 +205,44 @@ impl Script {
     }
 }
 
-/// Wrap a body in the target's VDOM (`config vdom` / `edit <vdom>` … `end`) and transaction
-/// (`execute config-transaction start` … `commit`) lines. VDOM names are validated by the
-/// configuration (`[A-Za-z0-9_-]`), so they are written bare as FortiOS shows them.
+impl Script {
+    /// The opening lines of the target's wrappers: `execute config-transaction start`, then
+    /// `config vdom` / `edit <vdom>`. VDOM names are validated by the configuration
+    /// (`[A-Za-z0-9_-]`), so they are written bare as FortiOS shows them.
+    pub fn open_wrappers(&mut self, vdom: Option<&str>, transaction: bool) {
+        if transaction {
+            self.line(0, TX_START);
+        }
+        if let Some(v) = vdom {
+            self.line(0, "config vdom");
+            self.line(0, &format!("edit {v}"));
+        }
+    }
+
+    /// The closing lines matching [`Script::open_wrappers`].
+    pub fn close_wrappers(&mut self, vdom: Option<&str>, transaction: bool) {
+        if vdom.is_some() {
+            self.end();
+        }
+        if transaction {
+            self.line(0, TX_COMMIT);
+        }
+    }
+}
+
+/// Wrap a body in the target's VDOM and transaction lines; an empty body stays empty (a delta
+/// without changes is an empty script).
 pub fn wrap(body: Script, vdom: Option<&str>, transaction: bool) -> String {
     if body.is_empty() {
         return String::new();
     }
+    if vdom.is_none() && !transaction {
+        return body.into_string();
+    }
     let mut s = Script::with_capacity(body.text.len() + 96);
-    if transaction {
-        s.line(0, TX_START);
-    }
-    if let Some(v) = vdom {
-        s.line(0, "config vdom");
-        s.line(0, &format!("edit {v}"));
-    }
+    s.open_wrappers(vdom, transaction);
     s.extend(body);
-    if vdom.is_some() {
-        s.end();
-    }
-    if transaction {
-        s.line(0, TX_COMMIT);
-    }
+    s.close_wrappers(vdom, transaction);
     s.into_string()
 }
 
