@@ -7,6 +7,7 @@
 //! both paths to the same result. A device that holds, under one of the desired names, an
 //! object blockops cannot prove is its own gets that indicator skipped ([`for_device`]): it is
 //! reported, never overwritten, and never blocks the rest.
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use anyhow::{Context, anyhow, bail};
@@ -236,16 +237,17 @@ pub struct Skipped {
 }
 
 /// The desired state for a device in `current` state: indicators whose object names the device
-/// holds for someone else (`current.others`) are skipped.
-pub fn for_device(
+/// holds for someone else (`current.others`) are skipped. Usually nothing is, and `desired` is
+/// returned as it is.
+pub fn for_device<'d>(
     ws: &Workspace,
     eff: &Effective<'_>,
     shape: &Shape,
-    desired: &State,
+    desired: &'d State,
     current: &State,
-) -> anyhow::Result<(State, Vec<Skipped>)> {
+) -> anyhow::Result<(Cow<'d, State>, Vec<Skipped>)> {
     if current.others.is_empty() {
-        return Ok((desired.clone(), Vec::new()));
+        return Ok((Cow::Borrowed(desired), Vec::new()));
     }
     let taken: BTreeSet<&str> = current.others.iter().map(|o| o.name.as_str()).collect();
     let clashes = |st: &State| -> Vec<Skipped> {
@@ -264,7 +266,7 @@ pub fn for_device(
     };
     let skipped = clashes(desired);
     if skipped.is_empty() {
-        return Ok((desired.clone(), skipped));
+        return Ok((Cow::Borrowed(desired), skipped));
     }
     let placeholders = [
         crate::fortios::naming::placeholder_name(&shape.render.prefix, false),
@@ -292,7 +294,7 @@ pub fn for_device(
             s.name
         );
     }
-    Ok((st, skipped))
+    Ok((Cow::Owned(st), skipped))
 }
 
 /// Check what the templates render for one target (for `check`): every problem, traced to
