@@ -1,5 +1,6 @@
 //! `blockops.yaml`: the repository's configuration. Unknown keys are errors, secrets are
 //! referenced by name (environment variable or file), never stored here.
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -323,6 +324,10 @@ pub struct RenderConfig {
     pub max_line_length: usize,
     /// Colour of managed address objects (0–32, 0 = default).
     pub color: u8,
+    /// Fields templates may set beyond the built-in allow-list, per table
+    /// (`address`, `address6`, `addrgrp`, `addrgrp6`; see `fortios::fields`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub template_fields: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for RenderConfig {
@@ -335,6 +340,7 @@ impl Default for RenderConfig {
             max_name_length: 79,
             max_line_length: 400,
             color: 0,
+            template_fields: BTreeMap::new(),
         }
     }
 }
@@ -350,6 +356,8 @@ pub struct RenderOverrides {
     pub max_name_length: Option<usize>,
     pub max_line_length: Option<usize>,
     pub color: Option<u8>,
+    /// Replaces the global `template_fields` for this target.
+    pub template_fields: Option<BTreeMap<String, Vec<String>>>,
 }
 
 impl RenderOverrides {
@@ -366,6 +374,10 @@ impl RenderOverrides {
             max_name_length: self.max_name_length.unwrap_or(base.max_name_length),
             max_line_length: self.max_line_length.unwrap_or(base.max_line_length),
             color: self.color.unwrap_or(base.color),
+            template_fields: self
+                .template_fields
+                .clone()
+                .unwrap_or_else(|| base.template_fields.clone()),
         }
     }
 }
@@ -463,10 +475,26 @@ pub struct Target {
     /// Render settings for this target (each key overrides the global `render:`).
     #[serde(default)]
     pub render: RenderOverrides,
-    /// Text in a device reply that marks a pushed line as failed (research §5) [U: extend if
+    /// Text in a device reply that marks a pushed line as failed (see [`default_error_patterns`]) [U: extend if
     /// your firmware words errors differently].
-    #[serde(default = "crate::fortios::device::default_error_patterns")]
+    #[serde(default = "default_error_patterns")]
     pub error_patterns: Vec<String>,
+}
+
+/// Text that marks a device reply as a failure: FortiOS ends a failed line with `Command fail.
+/// Return code <n>` (seen in public transcripts, e.g. fortinet-ansible-dev/ansible-galaxy-fortios-collection
+/// issue #381), preceded by `command parse error`, `entry not found in datasource` or
+/// `Maximum number of entries has been reached`.
+pub fn default_error_patterns() -> Vec<String> {
+    [
+        "Command fail",
+        "parse error",
+        "not found in datasource",
+        "Maximum number of entries",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 fn default_ssh_port() -> u16 {
@@ -738,6 +766,9 @@ impl RenderConfig {
         if self.color > 32 {
             out.push(format!("color {} must be 0–32", self.color));
         }
+        out.extend(crate::fortios::fields::config_problems(
+            &self.template_fields,
+        ));
         out
     }
 }

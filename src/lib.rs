@@ -11,6 +11,8 @@ pub mod error;
 pub mod fortios;
 pub mod gitops;
 pub mod plan;
+pub mod progress;
+pub mod report;
 pub mod review;
 pub mod secret;
 pub mod sim;

@@ -9,7 +9,7 @@ use crate::blocklist::indicator::Indicator;
 use crate::blocklist::{BlocklistFile, Entry, Source as Origin};
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::fortios::render::Templates;
+use crate::fortios::templates::Templates;
 use crate::gitops::{Source, read_required};
 
 /// Read and validate the configuration at `path` in `src` (the one loader every command

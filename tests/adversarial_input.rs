@@ -19,7 +19,7 @@ use blockops::blocklist::allowlist::Allowlist;
 use blockops::blocklist::indicator::Indicator;
 use blockops::blocklist::{BlocklistFile, Entry};
 use blockops::config::{Config, RenderConfig};
-use blockops::fortios::device::words;
+use blockops::fortios::parse::words;
 use blockops::fortios::quote::{self, MAX_VALUE_BYTES};
 use blockops::fortios::render::{self, Templates};
 use blockops::plan::validate;
@@ -153,12 +153,8 @@ proptest! {
         let ws = workspace(&entries, "entries: []\n", &rc);
         let eff = ws.effective(blockops::blocklist::today());
         let d = render::desired_with(&rc, &eff, "fw", vdom.clone()).expect("desired state");
-        let managed = blockops::plan::managed_from(&d);
-        let rules = validate::Rules {
-            vdom: vdom.as_deref(),
-            transaction: false,
-            managed: &managed,
-        };
+        let shape = blockops::plan::desired::Shape::new("fw", vdom.clone(), rc.clone());
+        let rules = shape.rules(false);
         let native = render::full_script(&Templates::builtin(), &d, &rc).expect("native render");
         let bad = validate::check(&native, &rules);
         prop_assert!(bad.is_empty(), "native script refused: {bad:?}");

@@ -349,9 +349,30 @@ impl BlocklistFile {
 pub const HEADER: &str =
     "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\n";
 
-/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML). Characters outside YAML's
+/// printable set (C1 controls, DEL, U+FFFE/U+FFFF), which JSON leaves raw but a YAML parser
+/// refuses, are written as `\uXXXX` escapes, which both readers decode.
 fn yaml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    if !json.chars().any(|c| !yaml_printable(c)) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if yaml_printable(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{:04X}", u32::from(c)));
+        }
+    }
+    out
+}
+
+/// YAML 1.2 `c-printable` (tab, line breaks, printable ASCII, and the rest of Unicode but
+/// surrogates and U+FFFE/U+FFFF), less the characters YAML 1.1 parsers treat as line breaks
+/// inside a quoted scalar (NEL, LS, PS), which they would fold into a space.
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{2027}' | '\u{202A}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 #[cfg(test)]
@@ -404,6 +425,26 @@ entries:
         assert!(fast::parse("entries:\n- value: a.example # note\n").is_none());
         assert!(fast::parse("entries:\n- {value: a.example}\n").is_none());
         assert!(fast::parse("entries:\n- value: a.example\n  colour: red\n").is_none());
+    }
+
+    #[test]
+    fn comment_with_yaml_non_printable_characters_round_trips_through_both_readers() {
+        // Found by the fast/slow property test: JSON leaves U+FFFE raw, a YAML parser refuses it.
+        let mut f = BlocklistFile::empty("b.yaml");
+        let mut e = Entry::new(Indicator::parse("203.0.113.7").unwrap());
+        e.comment = Some("a\u{fffe}b\u{2028}c\u{ffff}".into());
+        f.entries.push(e.clone());
+        let text = f.to_canonical_string();
+        assert!(
+            text.contains(r#"comment: "a\uFFFEb\u2028c\uFFFF""#),
+            "{text}"
+        );
+        let fast = fast::parse(&text).expect("canonical text takes the fast path");
+        let (slow, d) = slow::read(&text, "b.yaml", parse::ENTRY_KEYS);
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(fast, slow);
+        let back = BlocklistFile::parse(&text, "b.yaml").unwrap();
+        assert_eq!(back.entries[0].comment, e.comment);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::error::{Outcome, Refused};
 use crate::fortios::render;
 use crate::gitops;
+use crate::plan::desired::{self, Shape};
 use crate::review;
 use crate::workspace::Workspace;
 
@@ -43,7 +44,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let (ws, mut diags) = Workspace::load_lenient(src.as_dyn(), &ctx.config_rel());
     let mut refusals = 0;
     if let Some(ws) = &ws {
-        let more = check_workspace(ws, src.as_dyn(), &diags);
+        let more = check_workspace(ws, src.as_dyn(), &diags, &ctx.config_rel());
         diags.extend(more);
         let base = match &args.floor_from {
             Some(rev) => Some((ctx.load(repo.as_ref(), rev)?, rev.as_str())),
@@ -74,7 +75,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => {
             let r = Report {
-                schema_version: 1,
+                schema_version: crate::report::JSON_SCHEMA_VERSION,
                 ok: errors == 0,
                 errors,
                 warnings,
@@ -107,6 +108,7 @@ pub fn check_workspace(
     ws: &Workspace,
     src: &dyn gitops::Source,
     load: &Diagnostics,
+    cfg_path: &str,
 ) -> Diagnostics {
     let mut d = Diagnostics::default();
     let today = today();
@@ -154,7 +156,6 @@ pub fn check_workspace(
             message: format!("`{}` will not be blocked: {}", x.value, x.why),
         });
     }
-    let cfg_path = "blockops.yaml";
     let mut targets: Vec<(
         String,
         crate::config::RenderConfig,
@@ -191,6 +192,23 @@ pub fn check_workspace(
                 0,
                 format!("target `{name}`: template does not render: {e:#}"),
             ));
+        } else {
+            // What the templates render must stay inside the allow-list and describe objects
+            // blockops can create and recognise later (`plan::desired`).
+            let shape = Shape::new(&name, t.and_then(|t| t.vdom.clone()), rc.clone());
+            match desired::template_problems(ws, &eff, &shape) {
+                Ok(problems) => {
+                    for p in problems {
+                        d.push(Diagnostic::error(&p.file, p.line, 0, p.message));
+                    }
+                }
+                Err(e) => d.push(Diagnostic::error(
+                    render::TEMPLATE_DIR,
+                    0,
+                    0,
+                    format!("target `{name}`: {e:#}"),
+                )),
+            }
         }
         if let Some(max) = t.and_then(|t| t.max_addresses) {
             let n = desired.addresses.len().max(desired.addresses6.len());

@@ -14,13 +14,11 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let root = ctx.root();
-    let cfg_rel = ctx.config_rel();
+    let cfg = ctx.config()?;
     // The same reader as every command: path rules, no links, size and nesting bounds.
     let src = crate::gitops::WorktreeSource {
         root: root.to_path_buf(),
     };
-    let cfg = crate::workspace::load_config(&src, &cfg_rel)
-        .map_err(|d| super::diag_error(d, "WORKTREE"))?;
     let mut problems = crate::diag::Diagnostics::default();
     let mut todo = Vec::new();
     for rel in cfg.files.blocklists() {

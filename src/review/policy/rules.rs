@@ -307,6 +307,11 @@ pub const CONFIG_RULES: &[Rule] = &[
     rule("render.max_line_length", Neutral, LIMIT),
     rule("render.color", Neutral, "Cosmetic."),
     rule(
+        "render.template_fields",
+        Weakens,
+        "Which extra fields templates may write to the device.",
+    ),
+    rule(
         "files.pulled",
         Neutral,
         "Which file lists pulled indicators; its entries are compared as indicator changes.",
@@ -386,6 +391,11 @@ pub const CONFIG_RULES: &[Rule] = &[
     rule("targets[].render.max_name_length", Neutral, LIMIT),
     rule("targets[].render.max_line_length", Neutral, LIMIT),
     rule("targets[].render.color", Neutral, "Cosmetic."),
+    rule(
+        "targets[].render.template_fields",
+        Weakens,
+        "Which extra fields templates may write to this device.",
+    ),
     set(
         "targets[].error_patterns",
         WeakensOnRemoval,

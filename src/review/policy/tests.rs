@@ -110,7 +110,7 @@ guardrails:
     min_prefix_v6: 48
     max_removals: 25%
     allowlist: [10.0.0.0/8]
-render: {prefix: bo-, addrgrp: g4, addrgrp6: g6, max_group_members: 600, max_name_length: 79, max_line_length: 400, color: 0}
+render: {prefix: bo-, addrgrp: g4, addrgrp6: g6, max_group_members: 600, max_name_length: 79, max_line_length: 400, color: 0, template_fields: {address: [allow-routing]}}
 files: {pulled: blocklists/cybereason.yaml, manual: blocklists/manual.yaml, allowlist: blocklists/allowlist.yaml}
 git: {author_name: bot, author_email: bot@example.com}
 targets:
@@ -128,7 +128,7 @@ targets:
     connect_timeout: 10s
     command_timeout: 30s
     max_addresses: 1000
-    render: {prefix: bo-, addrgrp: g4, addrgrp6: g6, max_group_members: 600, max_name_length: 79, max_line_length: 400, color: 1}
+    render: {prefix: bo-, addrgrp: g4, addrgrp6: g6, max_group_members: 600, max_name_length: 79, max_line_length: 400, color: 1, template_fields: {address: [allow-routing]}}
     error_patterns: [Command fail]
 ";
 
