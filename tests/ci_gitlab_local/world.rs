@@ -16,8 +16,11 @@ pub const REVIEW_TOKEN: &str = "glpat-review-91c2";
 pub const EDGE_PASSWORD: &str = "Edge-S3cret-1";
 pub const MARKER: &str = "<!-- blockops-review -->";
 
+/// What Cybereason reports: three indicators.
 pub const F1: &str = "reputations:\n  - {key: 203.0.113.9, reputation: blacklist, comment: c2}\n  - {key: c2.evil.example, reputation: blacklist}\n  - {key: \"2001:db8:bad::1\", reputation: blacklist}\n";
+/// What it reports once those detections are gone.
 pub const F0: &str = "reputations: []\n";
+/// `blocklists/cybereason.yaml` before the first pull, in canonical form.
 pub const EMPTY_LIST: &str =
     "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\nentries: []\n";
 
