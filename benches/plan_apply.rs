@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use blockops::fortios::device::State;
+use blockops::fortios::model::State;
 use blockops::gitops::WorktreeSource;
 use blockops::plan::delta::{self, DeltaOptions};
 use blockops::sim::fortigate::{FortiSim, Limits, Profile, SimOptions};
@@ -110,10 +110,9 @@ fn main() {
     }
     let opts = DeltaOptions {
         max_line_length: 400,
-        vdom: None,
-        transaction: false,
+        ..DeltaOptions::default()
     };
-    let seed = delta::compute(&State::default(), &desired, &opts).script;
+    let seed = delta::compute(&State::default(), &State::from_desired(&desired), &opts).script;
     let t = Instant::now();
     let lines: Vec<&str> = seed.lines().map(str::trim).collect();
     // One session: `sim.run` starts a fresh CLI session per call.

@@ -5,6 +5,28 @@ use std::path::Path;
 
 use anyhow::Context;
 
+/// Write `data` to `rel` (a repository path) under `root` atomically. The same path rules as
+/// reading apply ([`crate::gitops::check_rel_path`]), and no existing component below `root`
+/// may be a symbolic link — otherwise a committed link (`blocklists -> /etc`) would redirect
+/// the write outside the repository.
+pub fn write_under(root: &Path, rel: &str, data: &[u8]) -> anyhow::Result<()> {
+    crate::gitops::check_rel_path(rel).map_err(|why| anyhow::anyhow!("`{rel}`: {why}"))?;
+    let mut p = root.to_path_buf();
+    for part in rel.split('/') {
+        p.push(part);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => anyhow::bail!(
+                "`{rel}`: `{}` is a symbolic link; blockops does not write through links in the repository",
+                p.strip_prefix(root).unwrap_or(&p).display()
+            ),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e).with_context(|| format!("writing {rel}")),
+        }
+    }
+    write(&root.join(rel), data)
+}
+
 /// Write `data` to `path` atomically, creating parent directories as needed.
 pub fn write(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
@@ -42,5 +64,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_under_refuses_links_and_escaping_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("blocklists")).unwrap();
+        let e = write_under(dir.path(), "blocklists/cybereason.yaml", b"x").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        for bad in ["../x.yaml", "/tmp/x.yaml", "a/../../x.yaml"] {
+            assert!(write_under(dir.path(), bad, b"x").is_err(), "{bad}");
+        }
+        write_under(dir.path(), "ok/x.yaml", b"y").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("ok/x.yaml")).unwrap(), b"y");
     }
 }

@@ -1,5 +1,6 @@
 //! `blockops.yaml`: the repository's configuration. Unknown keys are errors, secrets are
 //! referenced by name (environment variable or file), never stored here.
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::secret::SecretSource;
+
+mod checks;
+use checks::{de_secret, de_secret_opt};
 
 /// Default location of the configuration, relative to the repository root.
 pub const DEFAULT_PATH: &str = "blockops.yaml";
@@ -70,6 +74,7 @@ pub struct CybereasonConfig {
     /// API user name (an e-mail address).
     pub username: String,
     /// Where the password comes from.
+    #[serde(deserialize_with = "de_secret")]
     pub password: SecretSource,
     /// Per-request timeout.
     #[serde(default = "default_http_timeout")]
@@ -208,6 +213,42 @@ pub struct Guardrails {
     /// `check` warns about entries expiring within this many days.
     #[serde(default = "default_expiry_warning")]
     pub expiry_warning_days: u32,
+    /// NAT64 prefixes whose embedded IPv4 addresses are judged by the IPv4 guardrails
+    /// (RFC 6052; see `blocklist::embedded`).
+    #[serde(default = "default_nat64")]
+    pub nat64_prefixes: Vec<String>,
+    /// The weakest guardrails this repository accepts (see [`Floor`]).
+    #[serde(default)]
+    pub floor: Floor,
+}
+
+fn default_nat64() -> Vec<String> {
+    crate::blocklist::embedded::DEFAULT_NAT64
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// A policy floor: `check` refuses a configuration below it unless `--allow-weaker-policy`
+/// (docs/review.md). Every key is optional; an absent key sets no floor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Floor {
+    /// `false`: `guardrails.allow_private` may not be turned on.
+    #[serde(default)]
+    pub allow_private: Option<bool>,
+    /// `guardrails.min_prefix_v4` may not be lower.
+    #[serde(default)]
+    pub min_prefix_v4: Option<u8>,
+    /// `guardrails.min_prefix_v6` may not be lower.
+    #[serde(default)]
+    pub min_prefix_v6: Option<u8>,
+    /// `guardrails.max_removals` may not be higher (same unit: count or percentage).
+    #[serde(default)]
+    pub max_removals: Option<Threshold>,
+    /// Values the allowlist must keep protecting (an entry equal to or containing each).
+    #[serde(default)]
+    pub allowlist: Vec<String>,
 }
 
 fn default_min_v4() -> u8 {
@@ -231,6 +272,8 @@ impl Default for Guardrails {
             min_prefix_v6: default_min_v6(),
             max_removals: default_max_removals(),
             expiry_warning_days: default_expiry_warning(),
+            nat64_prefixes: default_nat64(),
+            floor: Floor::default(),
         }
     }
 }
@@ -311,6 +354,10 @@ pub struct RenderConfig {
     pub max_line_length: usize,
     /// Colour of managed address objects (0–32, 0 = default).
     pub color: u8,
+    /// Fields templates may set beyond the built-in allow-list, per table
+    /// (`address`, `address6`, `addrgrp`, `addrgrp6`; see `fortios::fields`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub template_fields: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for RenderConfig {
@@ -323,6 +370,7 @@ impl Default for RenderConfig {
             max_name_length: 79,
             max_line_length: 400,
             color: 0,
+            template_fields: BTreeMap::new(),
         }
     }
 }
@@ -338,6 +386,8 @@ pub struct RenderOverrides {
     pub max_name_length: Option<usize>,
     pub max_line_length: Option<usize>,
     pub color: Option<u8>,
+    /// Replaces the global `template_fields` for this target.
+    pub template_fields: Option<BTreeMap<String, Vec<String>>>,
 }
 
 impl RenderOverrides {
@@ -354,6 +404,10 @@ impl RenderOverrides {
             max_name_length: self.max_name_length.unwrap_or(base.max_name_length),
             max_line_length: self.max_line_length.unwrap_or(base.max_line_length),
             color: self.color.unwrap_or(base.color),
+            template_fields: self
+                .template_fields
+                .clone()
+                .unwrap_or_else(|| base.template_fields.clone()),
         }
     }
 }
@@ -421,7 +475,7 @@ pub struct Target {
     #[serde(default = "default_ssh_user")]
     pub username: String,
     /// Password source (environment variable or file).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_secret_opt")]
     pub password: Option<SecretSource>,
     /// Private key file for public-key authentication.
     #[serde(default)]
@@ -451,10 +505,26 @@ pub struct Target {
     /// Render settings for this target (each key overrides the global `render:`).
     #[serde(default)]
     pub render: RenderOverrides,
-    /// Text in a device reply that marks a pushed line as failed (research §5) [U: extend if
+    /// Text in a device reply that marks a pushed line as failed (see [`default_error_patterns`]) [U: extend if
     /// your firmware words errors differently].
-    #[serde(default = "crate::fortios::device::default_error_patterns")]
+    #[serde(default = "default_error_patterns")]
     pub error_patterns: Vec<String>,
+}
+
+/// Text that marks a device reply as a failure: FortiOS ends a failed line with `Command fail.
+/// Return code <n>` (seen in public transcripts, e.g. fortinet-ansible-dev/ansible-galaxy-fortios-collection
+/// issue #381), preceded by `command parse error`, `entry not found in datasource` or
+/// `Maximum number of entries has been reached`.
+pub fn default_error_patterns() -> Vec<String> {
+    [
+        "Command fail",
+        "parse error",
+        "not found in datasource",
+        "Maximum number of entries",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 fn default_ssh_port() -> u16 {
@@ -548,13 +618,13 @@ impl Serialize for Dur {
 }
 
 impl Config {
-    /// Parse and validate; `path` names the file in messages.
+    /// Parse and validate; `path` names the file in messages. The text goes through the
+    /// hardened YAML reader (nesting bound, positions); an empty file means all defaults.
     pub fn parse(text: &str, path: &str) -> Result<Config, Diagnostics> {
         let cfg: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            serde_yaml::from_str(text)
-                .map_err(|e| Diagnostics::from(Diagnostic::from_yaml(path, &e)))?
+            crate::yaml::from_str(text, path).map_err(Diagnostics::from)?
         };
         let problems = cfg.validate(path, text);
         if problems.has_errors() {
@@ -593,6 +663,7 @@ impl Config {
                 format!("guardrails.min_prefix_v6 {} is above 128", g.min_prefix_v6),
             );
         }
+        checks::problems(self, &mut err);
         let mut seen = std::collections::BTreeSet::new();
         let mut renders = vec![("render".to_string(), self.render.clone())];
         for t in &self.targets {
@@ -616,7 +687,17 @@ impl Config {
                     ),
                 );
             }
-            if t.host.is_empty() || t.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if t.host.contains('@') {
+                err(
+                    "host",
+                    format!(
+                        "target `{}`: host must not contain credentials (`user@` / `user:password@`); the value is not shown",
+                        t.name
+                    ),
+                );
+            } else if t.host.is_empty()
+                || t.host.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
                 err(
                     "host",
                     format!(
@@ -660,10 +741,20 @@ impl RenderConfig {
     /// Problems with names and limits, as sentences.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.prefix.is_empty() || self.prefix.len() > 24 || !is_word(&self.prefix, "._:-") {
+        if !(3..=24).contains(&self.prefix.len()) || !is_word(&self.prefix, "._:-") {
+            // Short prefixes claim other people's objects (`h` matches `handmade-server`).
             out.push(format!(
-                "prefix `{}` must be 1–24 characters of A-Z a-z 0-9 . _ : -",
+                "prefix `{}` must be 3–24 characters of A-Z a-z 0-9 . _ : -",
                 self.prefix
+            ));
+        }
+        let hashed = self.prefix.len()
+            + crate::fortios::naming::HASH_SUFFIX_LEN
+            + crate::fortios::naming::MIN_KEPT;
+        if self.max_name_length < hashed {
+            out.push(format!(
+                "max_name_length {} leaves no room for cut names after the prefix (needs at least {hashed})",
+                self.max_name_length
             ));
         }
         for g in [&self.addrgrp, &self.addrgrp6] {
@@ -674,9 +765,9 @@ impl RenderConfig {
                     "group name `{g}` leaves no room for child groups `{g}-NNN` within {} characters",
                     self.max_name_length
                 ));
-            } else if g.starts_with(&self.prefix) {
+            } else if g.starts_with(&self.prefix) || self.prefix.starts_with(&format!("{g}-")) {
                 out.push(format!(
-                    "group name `{g}` must not start with the object prefix `{}`",
+                    "group name `{g}` (and its child groups `{g}-NNN`) must not start with the object prefix `{}`",
                     self.prefix
                 ));
             }
@@ -705,6 +796,9 @@ impl RenderConfig {
         if self.color > 32 {
             out.push(format!("color {} must be 0–32", self.color));
         }
+        out.extend(crate::fortios::fields::config_problems(
+            &self.template_fields,
+        ));
         out
     }
 }

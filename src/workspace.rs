@@ -9,8 +9,27 @@ use crate::blocklist::indicator::Indicator;
 use crate::blocklist::{BlocklistFile, Entry, Source as Origin};
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::fortios::render::Templates;
-use crate::gitops::{Source, read_text};
+use crate::fortios::templates::Templates;
+use crate::gitops::{Source, read_required};
+
+/// Read and validate the configuration at `path` in `src` (the one loader every command
+/// uses): missing, unreadable, oversized, hostile or invalid is an error listing every problem.
+pub fn load_config(src: &dyn Source, path: &str) -> Result<Config, Diagnostics> {
+    let text = match src.read(path) {
+        Ok(Some(b)) => crate::yaml::decode(b, path)?,
+        Ok(None) => {
+            return Err(Diagnostic::error(
+                path,
+                0,
+                0,
+                format!("no configuration file in {}", src.label()),
+            )
+            .into());
+        }
+        Err(e) => return Err(Diagnostic::error(path, 0, 0, format!("{e:#}")).into()),
+    };
+    Config::parse(&text, path)
+}
 
 /// A loaded repository snapshot.
 #[derive(Debug, Clone)]
@@ -92,61 +111,53 @@ impl Workspace {
         }
     }
 
-    /// Load as much as possible, returning every problem found.
+    /// Load as much as possible, returning every problem found. Every configured file must
+    /// exist and be readable: a missing allowlist or blocklist is an error (fail closed),
+    /// never an empty default.
     pub fn load_lenient(src: &dyn Source, config_path: &str) -> (Option<Workspace>, Diagnostics) {
         let mut diags = Diagnostics::default();
-        let text = |path: &str, diags: &mut Diagnostics| match read_text(src, path) {
-            Ok(t) => t,
-            Err(e) => {
-                diags.push(Diagnostic::error(path, 0, 0, format!("{e:#}")));
-                None
-            }
-        };
-        let config = match text(config_path, &mut diags) {
-            Some(t) => match Config::parse(&t, config_path) {
-                Ok(c) => c,
-                Err(d) => {
-                    diags.extend(d);
-                    return (None, diags);
-                }
-            },
-            None => {
-                if !diags.has_errors() {
-                    diags.push(Diagnostic::error(
-                        config_path,
-                        0,
-                        0,
-                        format!("no configuration file in {}", src.label()),
-                    ));
-                }
+        let config = match load_config(src, config_path) {
+            Ok(c) => c,
+            Err(d) => {
+                diags.extend(d);
                 return (None, diags);
             }
         };
-        let mut files = Vec::new();
+        let mut text = |path: &str| match read_required(src, path) {
+            Ok(t) => Some(t),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
+        };
+        let mut loaded = Vec::new();
         for path in config.files.blocklists() {
-            let (f, d) = match text(path, &mut diags) {
+            loaded.push((path, text(path)));
+        }
+        let allow_path = config.files.allowlist.clone();
+        let allow_text = text(&allow_path);
+        let mut files = Vec::new();
+        for (path, t) in loaded {
+            let (f, d) = match t {
                 Some(t) => BlocklistFile::parse_lenient(&t, path),
                 None => (BlocklistFile::empty(path), Diagnostics::default()),
             };
             diags.extend(d);
             files.push(f);
         }
-        let allow_path = config.files.allowlist.clone();
-        let allowlist = match text(&allow_path, &mut diags) {
+        let empty_allowlist = || Allowlist {
+            path: allow_path.clone(),
+            rules: Vec::new(),
+        };
+        let allowlist = match allow_text {
             Some(t) => match Allowlist::parse(&t, &allow_path) {
                 Ok(a) => a,
                 Err(d) => {
                     diags.extend(d);
-                    Allowlist {
-                        path: allow_path.clone(),
-                        rules: Vec::new(),
-                    }
+                    empty_allowlist()
                 }
             },
-            None => Allowlist {
-                path: allow_path.clone(),
-                rules: Vec::new(),
-            },
+            None => empty_allowlist(),
         };
         let templates = match Templates::load(src) {
             Ok(t) => t,
@@ -223,10 +234,32 @@ impl Workspace {
                 _ => by_value.push((v, vec![(file, e)])),
             }
         }
+        let mut passed: Vec<(&Indicator, Vec<(&str, &Entry)>)> = Vec::with_capacity(by_value.len());
         for (value, entries) in by_value {
             match guard.check(value) {
-                Ok(()) => out.blocked.push(Blocked { value, entries }),
+                Ok(()) => passed.push((value, entries)),
                 Err(why) => {
+                    for (file, e) in entries {
+                        out.dropped.push(DroppedEntry {
+                            value: value.to_string(),
+                            file: file.into(),
+                            line: e.line,
+                            why: why.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        // No indicator may stop the others: an object name taken twice on any target drops
+        // the later indicator (rule `name-collision`), everywhere, deterministically.
+        let values: Vec<&Indicator> = passed.iter().map(|(v, _)| *v).collect();
+        let mut collided = crate::fortios::naming::collisions(&values, &self.naming_schemes())
+            .into_iter()
+            .peekable();
+        for (i, (value, entries)) in passed.into_iter().enumerate() {
+            match collided.next_if(|(j, _)| *j == i) {
+                None => out.blocked.push(Blocked { value, entries }),
+                Some((_, why)) => {
                     for (file, e) in entries {
                         out.dropped.push(DroppedEntry {
                             value: value.to_string(),
@@ -240,6 +273,31 @@ impl Workspace {
         }
         out.dropped
             .sort_by(|a, b| (&a.file, a.line, &a.value).cmp(&(&b.file, b.line, &b.value)));
+        out
+    }
+
+    /// The distinct object-naming schemes of the global render settings and every target.
+    fn naming_schemes(&self) -> Vec<crate::fortios::naming::Scheme> {
+        use crate::fortios::naming::Scheme;
+        let mut out: Vec<Scheme> = Vec::new();
+        let mut add = |label: String, rc: &crate::config::RenderConfig| match out
+            .iter_mut()
+            .find(|s| s.prefix == rc.prefix && s.max_len == rc.max_name_length)
+        {
+            Some(s) => {
+                s.label.push_str(", ");
+                s.label.push_str(&label);
+            }
+            None => out.push(Scheme {
+                label,
+                prefix: rc.prefix.clone(),
+                max_len: rc.max_name_length,
+            }),
+        };
+        for t in &self.config.targets {
+            add(format!("target {}", t.name), &self.config.render_for(t));
+        }
+        add("render settings".into(), &self.config.render);
         out
     }
 

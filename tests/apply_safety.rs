@@ -346,61 +346,6 @@ fn dropped_connection_then_replan_converges() {
 }
 
 #[test]
-fn hand_made_objects_are_left_alone() {
-    let h = Harness::new();
-    hand_made(&h);
-    // A hand-made object that merely looks similar (different case) is not ours either.
-    let out = h.sim(0).run(&[
-        "config firewall address",
-        "edit \"BO-203.0.113.1\"",
-        "set subnet 203.0.113.1 255.255.255.255",
-        "next",
-        "end",
-    ]);
-    assert!(!out.iter().any(|l| l.contains("fail")), "{out:?}");
-    let before = h.state(0);
-    h.commit_list(&ips(0..3), "three");
-    assert_eq!(h.plan_and_apply("fw1").status.code(), Some(0));
-    // Someone adds their own object to our group: it is not ours, so no change is planned.
-    let out = h.sim(0).run(&[
-        "config firewall addrgrp",
-        "edit \"blockops-v4\"",
-        "append member \"office-lan\"",
-        "next",
-        "end",
-    ]);
-    assert!(!out.iter().any(|l| l.contains("fail")), "{out:?}");
-    let p = h.run(&["plan", "--target", "fw1", "--detailed-exitcode"]);
-    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
-    h.commit_list(&[], "empty list");
-    let a = h.plan_and_apply("fw1");
-    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
-    let st = h.state(0);
-    for (t, n) in [
-        ("firewall address", "office-lan"),
-        ("firewall address", "BO-203.0.113.1"),
-        ("firewall addrgrp", "office"),
-    ] {
-        assert_eq!(
-            st.object("root", t, n),
-            before.object("root", t, n),
-            "{n} was touched"
-        );
-    }
-    // The managed group keeps a placeholder member instead of becoming empty.
-    let g = st
-        .object("root", "firewall addrgrp", "blockops-v4")
-        .expect("group kept");
-    let mut members = g.list("member").to_vec();
-    members.sort();
-    assert_eq!(
-        members,
-        ["bo-placeholder".to_string(), "office-lan".to_string()]
-    );
-    assert_no_match_all(&st);
-}
-
-#[test]
 fn paging_multi_vdom_and_transactions() {
     let mut o = sim_options(Profile {
         vdom_mode: true,
@@ -701,4 +646,155 @@ fn silent_server_times_out_instead_of_hanging() {
         "took {:?}",
         t.elapsed()
     );
+}
+
+/// Issue #11 point 1: commit A adds an indicator, commit B reverts it; B's plan is empty, and
+/// A's plan, still waiting for its manual apply, must not roll the device forward to A.
+#[test]
+fn superseded_plan_is_refused() {
+    let h = Harness::new();
+    h.commit_list(&ips(0..3), "base");
+    assert_eq!(h.plan_and_apply("fw1").status.code(), Some(0));
+    h.commit_list(&ips(0..4), "A: add one");
+    let plan_a = h.path().join("plans/a.plan.json");
+    let p = h.run(&["plan", "--target", "fw1", "--out", plan_a.to_str().unwrap()]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    h.commit_list(&ips(0..3), "B: revert A");
+    let plan_b = h.path().join("plans/b.plan.json");
+    let p = h.run(&["plan", "--target", "fw1", "--out", plan_b.to_str().unwrap()]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    let a = h.run(&["apply", "--yes", plan_b.to_str().unwrap()]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+
+    let a = h.run(&["apply", "--yes", plan_a.to_str().unwrap()]);
+    assert_eq!(a.status.code(), Some(3), "{}", text(&a));
+    assert!(stderr(&a).contains("superseded"), "{}", text(&a));
+    assert!(
+        h.state(0)
+            .object("root", "firewall address", "bo-192.0.2.19")
+            .is_none(),
+        "the superseded plan reached the device"
+    );
+    // Explicitly allowed, it applies (the device did not change since it was made).
+    let a = h.run(&[
+        "apply",
+        "--yes",
+        "--allow-superseded",
+        plan_a.to_str().unwrap(),
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(
+        h.state(0)
+            .object("root", "firewall address", "bo-192.0.2.19")
+            .is_some()
+    );
+}
+
+/// A plan behind the tip is not superseded when the newer commits render the same desired
+/// state (a README edit): applying it reaches the tip's state anyway.
+#[test]
+fn plan_behind_a_tip_with_the_same_desired_state_applies() {
+    let h = Harness::new();
+    h.commit_list(&ips(0..3), "three");
+    plan_ok(&h);
+    std::fs::write(h.path().join("NOTES.md"), "unrelated\n").unwrap();
+    h.commit("docs only");
+    let a = apply(&h);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(
+        stderr(&a).contains("renders the same desired state"),
+        "{}",
+        text(&a)
+    );
+}
+
+/// Issue #8 item 11: a second `apply` on the same device waits for the first (bounded) or
+/// refuses at once; it never pushes beside it. The lock is held by the test itself, so
+/// nothing depends on timing.
+#[test]
+fn apply_waits_for_the_device_lock_or_refuses() {
+    let h = Harness::new();
+    h.commit_list(&ips(0..3), "three");
+    plan_ok(&h);
+    let held = h.hold_lock(0);
+    let plan = h.plan_file("fw1");
+    let lines_before = h.sim(0).lines_received();
+    let a = h.run(&[
+        "apply",
+        "--yes",
+        "--lock-wait",
+        "0s",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(a.status.code(), Some(3), "{}", text(&a));
+    assert!(
+        stderr(&a).contains("another blockops apply is changing this device")
+            && stderr(&a).contains("held by the test"),
+        "{}",
+        text(&a)
+    );
+    assert_eq!(
+        h.sim(0).lines_received(),
+        lines_before,
+        "a locked-out apply talked to the device"
+    );
+
+    let mut child = h.spawn(&[
+        "apply",
+        "--yes",
+        "--lock-wait",
+        "60s",
+        plan.to_str().unwrap(),
+    ]);
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("waiting for another blockops apply") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(
+        seen.contains("waiting for another blockops apply"),
+        "{seen}"
+    );
+    assert_eq!(
+        h.sim(0).lines_received(),
+        lines_before,
+        "the waiting apply talked to the device"
+    );
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{seen}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(names(&h.state(0), "address").len(), 3);
+    // The same plan once more: the device moved on, so it is stale.
+    let a = apply(&h);
+    assert_eq!(a.status.code(), Some(3), "{}", text(&a));
+    assert!(stderr(&a).contains("stale plan"), "{}", text(&a));
+}
+
+/// Issue #8 item 11, the race itself: two `apply` runs of one plan at the same time push once;
+/// the other finds the device changed (whichever order the lock gives them).
+#[test]
+fn two_concurrent_applies_of_one_plan_push_once() {
+    let h = Harness::new();
+    h.commit_list(&ips(0..5), "five");
+    plan_ok(&h);
+    let plan = h.plan_file("fw1");
+    let args = ["apply", "--yes", plan.to_str().unwrap()];
+    let (a, b) = (h.spawn(&args), h.spawn(&args));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let mut codes = [a.status.code(), b.status.code()];
+    codes.sort();
+    assert_eq!(codes, [Some(0), Some(3)], "{}\n{}", text(&a), text(&b));
+    let refused = if a.status.code() == Some(3) { &a } else { &b };
+    assert!(stderr(refused).contains("stale plan"), "{}", text(refused));
+    assert_eq!(names(&h.state(0), "address").len(), 5);
 }

@@ -169,7 +169,11 @@ fn invocations(script: &str) -> Vec<Vec<String>> {
                         | "exec"
                 ) || is_assignment(w)
             });
-            if it.next().as_deref() == Some("blockops") {
+            // `blockops`, or the binary handed over as an artifact (`bin/blockops`).
+            if it
+                .next()
+                .is_some_and(|w| w == "blockops" || w.ends_with("/blockops"))
+            {
                 let args: Vec<String> = it.take_while(|w| !is_redirect(w)).collect();
                 found.push(args);
             }
@@ -398,7 +402,7 @@ fn every_blockops_invocation_in_the_ci_examples_exists() {
         "fmt --check",
         "--format markdown",
         "--offline-base",
-        "plan --all",
+        "plan -v --all --rev",
         "apply plans/ --yes",
     ] {
         assert!(
@@ -490,7 +494,7 @@ fn gitlab_apply_jobs_are_manual_protected_and_serialised() {
         apply_jobs += 1;
         let at = format!("job {:?}", name.as_str());
         assert!(
-            job.get("resource_group")
+            inherited(&doc, job, "resource_group")
                 .and_then(Value::as_str)
                 .is_some_and(|g| !g.is_empty()),
             "{at}: no `resource_group:`"
@@ -548,4 +552,235 @@ fn the_extractor_sees_multi_line_and_chained_invocations() {
     assert!(!cli.check(&bad("deploy --now")).is_empty());
     assert!(!cli.check(&bad("sim nothing")).is_empty());
     assert!(cli.check(&bad("sim fortigate --help")).is_empty());
+}
+
+/// A GitLab job's key, following `extends:` (the job's own value wins, as in GitLab).
+fn inherited<'a>(doc: &'a Value, job: &'a Value, key: &str) -> Option<&'a Value> {
+    if let Some(v) = job.get(key) {
+        return Some(v);
+    }
+    let parents: Vec<&str> = match job.get("extends") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Sequence(s)) => s.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    parents
+        .iter()
+        .rev()
+        .find_map(|p| inherited(doc, doc.get(*p)?, key))
+}
+
+fn github_files() -> Vec<(PathBuf, Value)> {
+    all_files()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with(ci_dir().join("github")))
+        .collect()
+}
+
+/// The current major of each action the workflows use (node24 runtimes; the node20 majors are
+/// deprecated). The SHAs in the workflows are the commits of these releases' tags in the
+/// actions' own repositories (actions/checkout v7.0.1, actions/upload-artifact v7.0.0,
+/// actions/download-artifact v8.0.1, actions/cache v5.0.5, actions/create-github-app-token
+/// v3.1.1), whose action.yml says `using: node24`.
+const ACTION_MAJORS: &[(&str, u32)] = &[
+    ("actions/checkout", 7),
+    ("actions/upload-artifact", 7),
+    ("actions/download-artifact", 8),
+    ("actions/cache", 5),
+    ("actions/create-github-app-token", 3),
+];
+
+#[test]
+fn actions_are_pinned_by_commit_sha_at_their_current_major() {
+    let mut seen = 0;
+    for (path, _) in github_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let Some((_, rest)) = line.split_once("uses: ") else {
+                continue;
+            };
+            let at = format!("{}:{}", path.display(), n + 1);
+            if rest.starts_with("./") {
+                continue;
+            }
+            seen += 1;
+            let (spec, comment) = rest.split_once(" # ").unwrap_or((rest, ""));
+            let (action, sha) = spec
+                .split_once('@')
+                .unwrap_or_else(|| panic!("{at}: `{rest}` has no @ref"));
+            assert!(
+                sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+                "{at}: {action} must be pinned by a full commit SHA, not `{sha}`"
+            );
+            let version = comment.trim();
+            let major: u32 = version
+                .strip_prefix('v')
+                .and_then(|v| v.split('.').next())
+                .and_then(|m| m.parse().ok())
+                .unwrap_or_else(|| panic!("{at}: `# vX.Y.Z` comment naming the release missing"));
+            let want = ACTION_MAJORS
+                .iter()
+                .find(|(a, _)| *a == action)
+                .unwrap_or_else(|| panic!("{at}: {action} is not a reviewed action"))
+                .1;
+            assert_eq!(major, want, "{at}: {action} {version}: use major v{want}");
+        }
+    }
+    assert!(seen >= 10, "only {seen} `uses:` lines found");
+}
+
+#[test]
+fn github_workflows_grant_least_privilege() {
+    for (path, doc) in github_files() {
+        let at = path.display().to_string();
+        let on = doc.get("on").expect("on:");
+        assert!(
+            on.get("pull_request_target").is_none() && on.get("workflow_run").is_none(),
+            "{at}: never run fork code with a write token"
+        );
+        assert_eq!(
+            doc.get("permissions")
+                .and_then(Value::as_mapping)
+                .map(|m| m.len()),
+            Some(0),
+            "{at}: the workflow grants nothing (`permissions: {{}}`); each job asks for its own"
+        );
+        for (name, job) in doc.get("jobs").and_then(Value::as_mapping).expect("jobs") {
+            let at = format!("{at}: job {:?}", name.as_str());
+            let perms = job
+                .get("permissions")
+                .and_then(Value::as_mapping)
+                .unwrap_or_else(|| panic!("{at}: explicit `permissions:`"));
+            for (scope, level) in perms {
+                let (scope, level) = (scope.as_str().unwrap(), level.as_str().unwrap());
+                assert!(
+                    level == "read"
+                        || (scope == "pull-requests" && name.as_str() == Some("review")),
+                    "{at}: `{scope}: {level}` — writes go through the app token"
+                );
+            }
+            for step in job
+                .get("steps")
+                .and_then(Value::as_sequence)
+                .expect("steps")
+            {
+                if step
+                    .get("uses")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| u.starts_with("actions/checkout@"))
+                {
+                    assert_eq!(
+                        step.get("with")
+                            .and_then(|w| w.get("persist-credentials"))
+                            .and_then(Value::as_bool),
+                        Some(false),
+                        "{at}: checkout must not leave a token in .git/config"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn review_jobs_diff_from_the_merge_base_and_update_one_comment() {
+    let mut reviews = 0;
+    for (path, doc) in all_files() {
+        let mut texts = Vec::new();
+        scripts(&doc, &mut texts);
+        let all = texts.join("\n");
+        assert!(
+            !all.contains("--edit-last"),
+            "{}: --edit-last edits whatever comment came last",
+            path.display()
+        );
+        if !all.contains("--offline-base") {
+            continue;
+        }
+        reviews += 1;
+        assert!(
+            all.contains("git merge-base") && all.contains("<!-- blockops-review -->"),
+            "{}: the review must diff from the merge base and keep one marked comment",
+            path.display()
+        );
+    }
+    assert_eq!(reviews, 2, "one review job per platform");
+}
+
+#[test]
+fn gitlab_plan_and_apply_run_only_on_pushes_and_by_hand() {
+    let doc = load(&ci_dir().join("gitlab/.gitlab-ci.yml"));
+    let ifs = |job: &str| -> Vec<String> {
+        doc.get(job)
+            .and_then(|j| j.get("rules"))
+            .and_then(Value::as_sequence)
+            .unwrap_or_else(|| panic!("job {job}: rules"))
+            .iter()
+            .map(|r| {
+                r.get("if")
+                    .and_then(Value::as_str)
+                    .unwrap_or_else(|| panic!("job {job}: every rule has an `if:`"))
+                    .to_string()
+            })
+            .collect()
+    };
+    for job in ["plan", "apply"] {
+        for cond in ifs(job) {
+            assert!(
+                (cond.contains(r#"$CI_PIPELINE_SOURCE == "push""#)
+                    || cond.contains(r#"$CI_PIPELINE_SOURCE == "web""#))
+                    && cond.contains("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"),
+                "job {job}: `{cond}` may match a schedule (rules: changes is always true there)"
+            );
+        }
+    }
+    for cond in ifs("pull") {
+        assert!(
+            !cond.contains(r#""push""#),
+            "pull must not run on pushes: {cond}"
+        );
+    }
+    // Planning reads the devices; it must not need the deploy rights of `firewalls`.
+    let env = |job: &str| {
+        let e = doc
+            .get(job)
+            .and_then(|j| j.get("environment"))
+            .expect("environment");
+        (
+            e.get("name").and_then(Value::as_str).unwrap().to_string(),
+            e.get("action")
+                .and_then(Value::as_str)
+                .unwrap_or("start")
+                .to_string(),
+        )
+    };
+    let (plan_env, plan_action) = env("plan");
+    let (apply_env, apply_action) = env("apply");
+    assert_ne!(plan_env, apply_env, "plan must use a read-only environment");
+    assert_eq!(
+        (plan_action.as_str(), apply_action.as_str()),
+        ("prepare", "start")
+    );
+}
+
+#[test]
+fn apply_jobs_make_the_approved_branch_current_before_applying() {
+    // Otherwise the superseded check compares with the runner's stale copy of the branch.
+    for (path, doc) in all_files() {
+        let mut texts = Vec::new();
+        scripts(&doc, &mut texts);
+        for t in texts.iter().filter(|t| {
+            invocations(t)
+                .iter()
+                .any(|a| a.first().map(String::as_str) == Some("apply"))
+        }) {
+            let fetch = t.find("git fetch").unwrap_or(usize::MAX);
+            let apply = t.find(" apply plans/").unwrap_or(0);
+            assert!(
+                fetch < apply && t.contains(":refs/heads/"),
+                "{}: fetch the approved branch into refs/heads before `blockops apply`",
+                path.display()
+            );
+        }
+    }
 }

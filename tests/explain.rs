@@ -77,3 +77,57 @@ fn completions_are_generated_for_each_shell() {
         assert!(out.contains("explain") && out.contains("render"), "{shell}");
     }
 }
+
+#[test]
+fn explain_cites_the_policy_keys_and_allowlist_entries_that_decide() {
+    let r = repo();
+    let out = r.run(&["explain", "10.9.9.9"]).ok().stdout;
+    assert!(
+        out.contains("  decided by guardrails.allow_private = false (blockops.yaml, not set: default): drops it; the value is in a private range\n"),
+        "{out}"
+    );
+    let out = r.run(&["explain", "192.0.2.3"]).ok().stdout;
+    assert!(
+        out.contains("  decided by allowlist = 192.0.2.0/28 (partner) (blocklists/allowlist.yaml:2): drops it;"),
+        "{out}"
+    );
+    // Keys written in the configuration are cited with their line.
+    r.write(
+        "blockops.yaml",
+        &format!(
+            "guardrails:\n  allow_private: true\n  min_prefix_v4: 20\n{}",
+            common::CONFIG
+        ),
+    );
+    let out = r.run(&["explain", "10.9.9.9"]).ok().stdout;
+    assert!(out.starts_with("10.9.9.9 (ipv4): BLOCKED\n"), "{out}");
+    assert!(
+        out.contains("  decided by guardrails.allow_private = true (blockops.yaml:2): permits it;"),
+        "{out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(
+        &r.run(&["explain", "198.51.100.0/22", "--format", "json"])
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    let d = &v["decided_by"][0];
+    assert_eq!(d["key"], "guardrails.min_prefix_v4", "{v:#}");
+    assert_eq!(d["value"], "20");
+    assert_eq!(d["verdict"], "permits");
+    assert_eq!(
+        (d["file"].as_str(), d["line"].as_u64()),
+        (Some("blockops.yaml"), Some(3))
+    );
+    let v: serde_json::Value = serde_json::from_str(
+        &r.run(&["explain", "198.51.96.0/19", "--format", "json"])
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["decided_by"][0]["verdict"], "drops", "{v:#}");
+    assert_eq!(
+        v["decided_by"][0]["detail"],
+        "/19 is shorter than the minimum /20"
+    );
+}

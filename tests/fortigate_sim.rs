@@ -1,5 +1,16 @@
 //! The FortiGate simulator over real SSH sockets on 127.0.0.1: an in-process russh client,
-//! OpenSSH's `ssh -tt`, and the `blockops sim fortigate` binary.
+//! OpenSSH's `ssh -tt`, netmiko, and the `blockops sim fortigate` binary. This file holds the
+//! harness and the CLI basics; `fortigate_sim/` holds the other clients, the administrator
+//! roles, the objects and limits, and pipelining, latency and transactions.
+#[path = "fortigate_sim/clients.rs"]
+mod clients;
+#[path = "fortigate_sim/objects.rs"]
+mod objects;
+#[path = "fortigate_sim/pipelining.rs"]
+mod pipelining;
+#[path = "fortigate_sim/roles.rs"]
+mod roles;
+
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -89,6 +100,27 @@ impl Term {
         std::mem::take(&mut self.buf)
     }
 
+    /// Read until `done` holds for the accumulated output; return and clear it.
+    async fn until_with(&mut self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while !done(&self.buf) {
+            let msg = tokio::time::timeout_at(deadline, self.channel.wait())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; got {:?}", self.buf));
+            match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    self.buf.push_str(&String::from_utf8_lossy(&data))
+                }
+                Some(_) => {}
+                None => panic!(
+                    "channel closed while waiting for {what}; got {:?}",
+                    self.buf
+                ),
+            }
+        }
+        std::mem::take(&mut self.buf)
+    }
+
     /// Read until the channel closes; return everything.
     async fn until_closed(&mut self) -> String {
         loop {
@@ -110,6 +142,13 @@ impl Term {
             .expect("send");
     }
 
+    /// Send several lines in one write (typeahead), without waiting for any prompt.
+    async fn send_lines(&mut self, lines: &[&str]) {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        self.send(&text).await;
+    }
+
     /// Send a command line; return the output between the echo and the next prompt `prompt`.
     async fn cmd(&mut self, line: &str, prompt: &str) -> String {
         self.send(&format!("{line}\n")).await;
@@ -117,6 +156,31 @@ impl Term {
         let echo = format!("{line}\r\n");
         assert!(out.starts_with(&echo), "no echo of {line:?}: {out:?}");
         out[echo.len()..out.len() - prompt.len()].to_string()
+    }
+}
+
+/// Poll `cond` until it holds (panics naming `what` after [`TIMEOUT`]); for conditions that
+/// become true in the background, instead of sleeping "long enough".
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Poll `cond` without blocking the runtime the simulator runs on.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -264,11 +328,13 @@ async fn limits_report_code_minus_4() {
             name_length: 10,
             max_members: 2,
             max_entries: 3,
+            ..Limits::default()
         },
         ..Profile::default()
     };
     let sim = start(SimOptions {
         profile,
+        default_objects: false,
         ..SimOptions::default()
     })
     .await;
@@ -367,6 +433,7 @@ async fn abort_discards_the_edit() {
 async fn long_output_is_paged_with_more() {
     let sim = start(SimOptions {
         page_lines: Some(10),
+        default_objects: false,
         ..SimOptions::default()
     })
     .await;
@@ -636,394 +703,6 @@ async fn config_transaction_commits_or_discards() {
             .object("root", "firewall address", "t2")
             .is_some()
     );
-}
-
-#[tokio::test]
-async fn exec_requests_and_sha1_and_group_exchange_kex() {
-    let sim = start(SimOptions::default()).await;
-    for kex in [
-        russh::kex::DH_GEX_SHA256,
-        russh::kex::DH_G14_SHA1,
-        russh::kex::DH_GEX_SHA1,
-    ] {
-        let mut t = Term::open(
-            sim.addr,
-            Some(vec![kex, russh::kex::EXTENSION_SUPPORT_AS_CLIENT]),
-            1000,
-        )
-        .await;
-        t.until("FGT # ").await;
-    }
-    let config = Arc::new(client::Config::default());
-    let mut session = client::connect(config, sim.addr, AcceptAll)
-        .await
-        .expect("connect");
-    assert!(
-        !session
-            .authenticate_password("admin", "wrong")
-            .await
-            .expect("auth")
-            .success()
-    );
-    assert!(
-        session
-            .authenticate_password("admin", "admin")
-            .await
-            .expect("auth")
-            .success()
-    );
-    let mut ch = session.channel_open_session().await.expect("channel");
-    ch.exec(true, "get system status").await.expect("exec");
-    let mut out = String::new();
-    let mut status = None;
-    while let Ok(Some(msg)) = tokio::time::timeout(TIMEOUT, ch.wait()).await {
-        match msg {
-            ChannelMsg::Data { data } => out.push_str(&String::from_utf8_lossy(&data)),
-            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-            _ => {}
-        }
-    }
-    assert!(out.contains("Hostname: FGT\n"), "{out}");
-    assert_eq!(status, Some(0));
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-fn keygen(dir: &Path) -> std::path::PathBuf {
-    let key = dir.join("id_ed25519");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen");
-    assert!(st.success());
-    key
-}
-
-#[tokio::test]
-async fn openssh_client_drives_the_shell_with_a_public_key() {
-    if !have("ssh") || !have("ssh-keygen") {
-        eprintln!(
-            "SKIPPED openssh_client_drives_the_shell_with_a_public_key: OpenSSH client not installed"
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = keygen(dir.path());
-    let public = russh::keys::load_public_key(key.with_extension("pub")).expect("public key");
-    let sim = start(SimOptions {
-        password: None::<Secret>,
-        authorized_keys: vec![public],
-        ..SimOptions::default()
-    })
-    .await;
-    let port = sim.addr.port().to_string();
-    let key_s = key.to_string_lossy().to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("ssh")
-            .args(["-tt", "-i", &key_s, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
-            .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-p", &port, "admin@127.0.0.1"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ssh");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(
-                b"config firewall address\nedit \"bl-198.51.100.7_32\"\nset subnet 198.51.100.7 255.255.255.255\nnext\nend\n\
-                  config firewall addrgrp\nedit \"blocklist-v4\"\nset member \"bl-198.51.100.7_32\"\nnext\nend\n\
-                  show firewall addrgrp\nexit\n",
-            )
-            .expect("write");
-        child.wait_with_output().expect("ssh output")
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "ssh failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("FGT (address) # "), "{stdout}");
-    assert!(
-        stdout.contains("        set member \"bl-198.51.100.7_32\"\r\n"),
-        "{stdout}"
-    );
-    let st = sim.state();
-    assert_eq!(
-        st.object("root", "firewall addrgrp", "blocklist-v4")
-            .map(|o| o.list("member").len()),
-        Some(1)
-    );
-    // A key that is not authorized is refused.
-    let other_dir = dir.path().join("other");
-    std::fs::create_dir(&other_dir).expect("mkdir");
-    let other = keygen(&other_dir);
-    let port = sim.addr.port().to_string();
-    let denied = tokio::task::spawn_blocking(move || {
-        Command::new("ssh")
-            .args(["-i"])
-            .arg(&other)
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-            ])
-            .args([
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "LogLevel=ERROR",
-                "-p",
-                &port,
-                "admin@127.0.0.1",
-                "get system status",
-            ])
-            .output()
-            .expect("ssh")
-    })
-    .await
-    .expect("join");
-    assert!(!denied.status.success(), "unauthorized key was accepted");
-}
-
-#[test]
-fn binary_prints_address_and_fingerprint_and_serves() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state.json");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("blockops"))
-        .args([
-            "sim",
-            "fortigate",
-            "--listen",
-            "127.0.0.1:0",
-            "--hostname",
-            "EDGE-1",
-            "--vdom-mode",
-            "--state",
-        ])
-        .arg(&state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn blockops");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let listen = lines.next().and_then(Result::ok).unwrap_or_default();
-    let fp = lines.next().and_then(Result::ok).unwrap_or_default();
-    let addr: std::net::SocketAddr = listen
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| {
-            let _ = child.kill();
-            panic!("unexpected first line {listen:?}")
-        });
-    assert!(fp.starts_with("host key SHA256:"), "{fp}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let out = rt.block_on(async {
-        let mut t = Term::open(addr, None, 1000).await;
-        t.until("EDGE-1 # ").await;
-        t.cmd("config vdom", "EDGE-1 (vdom) # ").await;
-        t.cmd("edit root", "EDGE-1 (root) # ").await;
-        t.cmd("config firewall address", "EDGE-1 (address) # ")
-            .await;
-        t.cmd("edit cli", "EDGE-1 (cli) # ").await;
-        t.cmd("end", "EDGE-1 (root) # ").await;
-        t.cmd("end", "EDGE-1 # ").await;
-        t.cmd("get system status | grep -i hostname", "EDGE-1 # ")
-            .await
-    });
-    // The state file is rewritten shortly after each change, while the simulator runs.
-    let mut saved = false;
-    for _ in 0..50 {
-        if DeviceState::load(&state)
-            .is_ok_and(|st| st.object("root", "firewall address", "cli").is_some())
-        {
-            saved = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // SIGTERM stops it cleanly (exit 0) after a final state write.
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = if term.is_ok_and(|s| s.success()) {
-        let deadline = std::time::Instant::now() + TIMEOUT;
-        loop {
-            if let Ok(Some(st)) = child.try_wait() {
-                break Some(st);
-            }
-            if std::time::Instant::now() > deadline {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    } else {
-        None
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(out, "Hostname: EDGE-1\r\n");
-    assert!(saved, "state file not written while running");
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "no clean exit on SIGTERM: {status:?}"
-    );
-}
-
-fn python_has(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-#[tokio::test]
-async fn netmiko_fortinet_driver_connects_over_group_exchange() {
-    if !python_has("netmiko") {
-        eprintln!(
-            "SKIPPED netmiko_fortinet_driver_connects_over_group_exchange: python3 with netmiko (and paramiko) \
-             is not installed (pip install netmiko)"
-        );
-        return;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/fortigate_netmiko.py");
-    for vdom_mode in [false, true] {
-        let profile = Profile {
-            vdom_mode,
-            ..Profile::default()
-        };
-        // The multi-VDOM run also has a post-login banner netmiko must accept with `a`.
-        let banner = vdom_mode.then(|| "Authorized use only".to_string());
-        let sim = start(SimOptions {
-            profile,
-            banner,
-            ..SimOptions::default()
-        })
-        .await;
-        let port = sim.addr.port().to_string();
-        let script = script.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new("python3");
-            cmd.arg(&script).args([port.as_str(), "admin", "admin"]);
-            if vdom_mode {
-                cmd.arg("vdom");
-            }
-            cmd.output().expect("run python3")
-        })
-        .await
-        .expect("join");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "netmiko failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value =
-            serde_json::from_str(stdout.trim()).expect("json from the netmiko script");
-        // netmiko's fortinet driver leaves paramiko 5 only group-exchange-sha256.
-        assert_eq!(
-            v["kex"],
-            serde_json::json!(["diffie-hellman-group-exchange-sha256"]),
-            "{v}"
-        );
-        assert_eq!(v["vdoms"], serde_json::json!(vdom_mode));
-        assert_eq!(v["original_output_mode"], "more");
-        assert_eq!(v["status_has_version"], true);
-        assert!(
-            !v["config_out"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("Command fail"),
-            "{v}"
-        );
-        assert!(
-            v["shown"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("set subnet 203.0.113.9 255.255.255.255"),
-            "{v}"
-        );
-        let st = sim.state();
-        assert!(
-            st.object("root", "firewall address", "nm-203.0.113.9_32")
-                .is_some()
-        );
-        // netmiko switched paging off for its session and restored it on disconnect.
-        assert_eq!(st.console.output, "more");
-    }
-}
-
-#[test]
-fn binary_uses_the_given_host_key_and_authorized_keys() {
-    if !have("ssh-keygen") {
-        eprintln!(
-            "SKIPPED binary_uses_the_given_host_key_and_authorized_keys: ssh-keygen not installed"
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let host = keygen(dir.path());
-    let listed = Command::new("ssh-keygen")
-        .arg("-l")
-        .arg("-f")
-        .arg(host.with_extension("pub"))
-        .output()
-        .expect("ssh-keygen -l");
-    let expected = String::from_utf8_lossy(&listed.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    assert!(expected.starts_with("SHA256:"), "{expected}");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("blockops"))
-        .args(["sim", "fortigate", "--listen", "127.0.0.1:0", "--host-key"])
-        .arg(&host)
-        .arg("--authorized-key")
-        .arg(host.with_extension("pub"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn blockops");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let _listen = lines.next();
-    let fp = lines.next().and_then(Result::ok).unwrap_or_default();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(fp, format!("host key {expected}"));
-    // A malformed authorized key file is an operator error, reported with its path.
-    let bad = dir.path().join("bad.pub");
-    std::fs::write(&bad, "not a key\n").expect("write");
-    let out = Command::new(assert_cmd::cargo::cargo_bin("blockops"))
-        .args([
-            "sim",
-            "fortigate",
-            "--listen",
-            "127.0.0.1:0",
-            "--authorized-key",
-        ])
-        .arg(&bad)
-        .output()
-        .expect("run blockops");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.pub:1: not an OpenSSH public key"));
 }
 
 /// A deny policy referencing a group keeps the group (and its members' datasource) alive:

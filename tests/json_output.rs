@@ -110,10 +110,13 @@ fn refused_apply_is_still_a_json_document_with_exit_3() {
     let a = h.run(&["apply", "other.json", "--yes"]);
     assert_eq!(a.status.code(), Some(0), "{}", text(&a));
 
+    // The old plan is also superseded (its commit is no longer the tip); allowed explicitly,
+    // so that the stale check is what refuses it.
     let a = h.run(&[
         "apply",
         h.plan_file("fw1").to_str().unwrap(),
         "--yes",
+        "--allow-superseded",
         "--format",
         "json",
     ]);

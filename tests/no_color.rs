@@ -81,6 +81,9 @@ fn pull_is_quiet_and_plain_without_a_terminal() {
     .expect("simulator");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("blocklists")).unwrap();
+    for f in ["cybereason.yaml", "manual.yaml", "allowlist.yaml"] {
+        std::fs::write(dir.path().join("blocklists").join(f), "entries: []\n").unwrap();
+    }
     std::fs::write(
         dir.path().join("blockops.yaml"),
         format!(

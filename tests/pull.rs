@@ -307,7 +307,7 @@ fn domain_query_overflow_is_an_error_not_a_truncation() {
         "{}",
         text(&out)
     );
-    assert!(!env.pulled_path().exists());
+    assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
 }
 
 #[test]
@@ -349,7 +349,7 @@ fn dry_run_prints_the_change_and_writes_nothing() {
         so.contains("+ 203.0.113.77 (connection)") && so.contains("dry run, nothing written"),
         "{so}"
     );
-    assert!(!env.pulled_path().exists());
+    assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
 }
 
 #[test]
@@ -441,7 +441,7 @@ fn password_from_a_file_and_clear_errors_for_missing_settings() {
 
     // Missing environment variable: named in the error, nothing written.
     std::fs::write(&cfg_path, &cfg).unwrap();
-    std::fs::remove_file(env.pulled_path()).unwrap();
+    std::fs::write(env.pulled_path(), EMPTY_PULLED).unwrap();
     let out = Command::cargo_bin("blockops")
         .unwrap()
         .arg("--repo")
@@ -456,7 +456,7 @@ fn password_from_a_file_and_clear_errors_for_missing_settings() {
         "{}",
         text(&out)
     );
-    assert!(!env.pulled_path().exists());
+    assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
 
     // No `cybereason:` section.
     std::fs::write(&cfg_path, "window: 30d\n").unwrap();
@@ -490,7 +490,7 @@ fn pull_over_tls_with_custom_ca_and_insecure_skip_verify() {
     let env = setup_with(tls_sim(), "", None);
     let out = env.run(&["pull"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(!env.pulled_path().exists(), "a failed pull writes nothing");
+    assert_eq!(env.pulled(), EMPTY_PULLED, "a failed pull writes nothing");
     let err = text(&out).to_lowercase();
     assert!(
         err.contains("certificate") || err.contains("tls") || err.contains("https"),

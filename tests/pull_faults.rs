@@ -412,6 +412,6 @@ fn no_failure_mode_prints_the_password_or_url_credentials() {
             );
             assert_no_secret(&format!("{label} with credentials"), &out);
         }
-        assert!(!env.pulled_path().exists());
+        assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
     }
 }

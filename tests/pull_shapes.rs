@@ -334,7 +334,7 @@ fn failing(env: &Env, want: &str) {
         text(&out)
     );
     assert!(!text(&out).contains(PASSWORD), "{}", text(&out));
-    assert!(!env.pulled_path().exists());
+    assert_eq!(env.pulled(), EMPTY_PULLED, "nothing written");
     assert_eq!(env.commits(), 1);
 }
 

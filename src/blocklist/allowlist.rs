@@ -1,7 +1,5 @@
 //! `blocklists/allowlist.yaml`: values that must never be blocked — IPs, networks, and
 //! domains (with all their subdomains).
-use serde::Deserialize;
-
 use crate::diag::{Diagnostic, Diagnostics};
 
 use super::indicator::Indicator;
@@ -21,47 +19,42 @@ pub struct Allowlist {
     pub rules: Vec<AllowRule>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    entries: Option<Vec<RawRule>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    value: String,
-    #[serde(default)]
-    comment: Option<String>,
-}
-
 impl Allowlist {
-    /// Parse; every problem is reported.
+    /// Parse; every problem is reported. An empty file, or one without `entries:`, is an
+    /// error: an allowlist that protects nothing is written `entries: []` on purpose.
     pub fn parse(text: &str, path: &str) -> Result<Allowlist, Diagnostics> {
         let mut list = Allowlist {
             path: path.into(),
             rules: Vec::new(),
         };
-        if text.trim().is_empty() {
-            return Ok(list);
-        }
-        let raw: RawFile = serde_yaml::from_str(text)
-            .map_err(|e| Diagnostics::from(Diagnostic::from_yaml(path, &e)))?;
-        let mut diags = Diagnostics::default();
-        let lines = super::entry_lines(text);
-        let raw = raw.entries.unwrap_or_default();
-        let lines_ok = lines.len() == raw.len();
-        for (i, r) in raw.into_iter().enumerate() {
-            let line = if lines_ok { lines[i] } else { 0 };
+        let (raw, mut diags) = super::parse::slow::read(text, path, super::parse::ALLOW_KEYS);
+        let index = super::LineIndex::new(text);
+        for r in raw {
+            let problems_before = diags.0.len();
+            if let Some(c) = &r.comment
+                && (c.len() > super::MAX_COMMENT
+                    || c.chars().any(|ch| ch.is_control() && ch != '\t'))
+            {
+                let (l, col) = index.locate(r.line, "comment");
+                diags.push(Diagnostic::error(
+                    path,
+                    l,
+                    col,
+                    format!(
+                        "comment has control characters or is over {} bytes",
+                        super::MAX_COMMENT
+                    ),
+                ));
+            }
             match Indicator::parse(&r.value) {
-                Ok(value) => list.rules.push(AllowRule {
+                Ok(value) if diags.0.len() == problems_before => list.rules.push(AllowRule {
                     value,
                     comment: r.comment,
-                    line,
+                    line: r.line,
                 }),
+                Ok(_) => {}
                 Err(e) => {
-                    let (l, c) = super::LineIndex::new(text).locate(line, "value");
+                    let (l, c) = index.locate(r.line, "value");
                     diags.push(Diagnostic::error(path, l, c, e.to_string()));
                 }
             }

@@ -1,6 +1,11 @@
 //! Guardrails: never block yourself. A built-in never-block set (reserved, loopback,
 //! link-local, multicast, broadcast …; private ranges unless `allow_private`), minimum prefix
 //! lengths, public suffixes, and the repository allowlist. Every drop names its rule.
+//!
+//! IPv4 hidden in other values is judged as IPv4 too ([`super::embedded`]): an IPv6 value
+//! that embeds an IPv4 address or range (NAT64, 6to4, Teredo, ISATAP, mapped/compatible/
+//! translated) and a domain whose labels spell an IPv4 address (`10.0.0.1.nip.io`) are dropped
+//! when that IPv4 address or range would be — the detail names the embedded address.
 use std::sync::LazyLock;
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -8,6 +13,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use crate::config::Guardrails;
 
 use super::allowlist::Allowlist;
+use super::embedded;
 use super::indicator::Indicator;
 
 /// Why an indicator is not blocked.
@@ -96,6 +102,32 @@ const SPECIAL_DOMAINS: &[&str] = &[
 pub struct Guard {
     cfg: Guardrails,
     allow: Allowlist,
+    nat64: Vec<Ipv6Net>,
+}
+
+/// Where a judged IPv4 range came from, for the drop detail.
+enum Via<'a> {
+    Itself,
+    Ipv6(&'a embedded::Embedded),
+    Domain(std::net::Ipv4Addr),
+}
+
+impl Via<'_> {
+    fn wrap(&self, detail: String) -> String {
+        match self {
+            Via::Itself => detail,
+            Via::Ipv6(e) => format!("embeds the IPv4 {} ({}): {detail}", show_v4(&e.v4), e.form),
+            Via::Domain(a) => format!("spells the IPv4 address {a}: {detail}"),
+        }
+    }
+}
+
+fn show_v4(n: &Ipv4Net) -> String {
+    if n.prefix_len() == 32 {
+        n.addr().to_string()
+    } else {
+        n.to_string()
+    }
 }
 
 impl Guard {
@@ -103,67 +135,23 @@ impl Guard {
         Guard {
             cfg: cfg.clone(),
             allow: allow.clone(),
+            // Validated by `Config::validate`; an unparsable entry never gets this far.
+            nat64: cfg
+                .nat64_prefixes
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
         }
     }
 
     /// `Ok` when `value` may be blocked; otherwise the rule that drops it.
     pub fn check(&self, value: &Indicator) -> Result<(), Dropped> {
-        let drop = |rule, detail: String| Err(Dropped { rule, detail });
         match value {
-            Indicator::V4(n) => {
-                if let Some((net, why)) = NEVER_V4
-                    .iter()
-                    .find(|(r, _)| r.contains(n) || n.contains(r))
-                {
-                    return drop("never-block", format!("{why} {net}"));
-                }
-                if !self.cfg.allow_private
-                    && let Some((net, why)) = PRIVATE_V4
-                        .iter()
-                        .find(|(r, _)| r.contains(n) || n.contains(r))
-                {
-                    return drop(
-                        "private",
-                        format!("{why} {net} (set guardrails.allow_private to block it)"),
-                    );
-                }
-                if n.prefix_len() < self.cfg.min_prefix_v4 {
-                    return drop(
-                        "min-prefix",
-                        format!(
-                            "/{} is shorter than the minimum /{}",
-                            n.prefix_len(),
-                            self.cfg.min_prefix_v4
-                        ),
-                    );
-                }
-            }
+            Indicator::V4(n) => return self.check_v4(n, &Via::Itself, true),
             Indicator::V6(n) => {
-                if let Some((net, why)) = NEVER_V6
-                    .iter()
-                    .find(|(r, _)| r.contains(n) || n.contains(r))
-                {
-                    return drop("never-block", format!("{why} {net}"));
-                }
-                if !self.cfg.allow_private
-                    && let Some((net, why)) = PRIVATE_V6
-                        .iter()
-                        .find(|(r, _)| r.contains(n) || n.contains(r))
-                {
-                    return drop(
-                        "private",
-                        format!("{why} {net} (set guardrails.allow_private to block it)"),
-                    );
-                }
-                if n.prefix_len() < self.cfg.min_prefix_v6 {
-                    return drop(
-                        "min-prefix",
-                        format!(
-                            "/{} is shorter than the minimum /{}",
-                            n.prefix_len(),
-                            self.cfg.min_prefix_v6
-                        ),
-                    );
+                self.check_v6(n)?;
+                for e in embedded::in_ipv6(n, &self.nat64) {
+                    self.check_v4(&e.v4, &Via::Ipv6(&e), true)?;
                 }
             }
             Indicator::Fqdn(d) => {
@@ -181,17 +169,93 @@ impl Guard {
                         ),
                     );
                 }
+                for a in embedded::in_domain(d) {
+                    let host = Ipv4Net::from(a);
+                    self.check_v4(&host, &Via::Domain(a), false)?;
+                }
             }
         }
+        self.check_allowlist(value, &Via::Itself)
+    }
+
+    /// The IPv4 rules (never-block, private, minimum prefix when `prefix_rule`, allowlist).
+    fn check_v4(&self, n: &Ipv4Net, via: &Via<'_>, prefix_rule: bool) -> Result<(), Dropped> {
+        if let Some((net, why)) = NEVER_V4
+            .iter()
+            .find(|(r, _)| r.contains(n) || n.contains(r))
+        {
+            return drop("never-block", via.wrap(format!("{why} {net}")));
+        }
+        if !self.cfg.allow_private
+            && let Some((net, why)) = PRIVATE_V4
+                .iter()
+                .find(|(r, _)| r.contains(n) || n.contains(r))
+        {
+            return drop(
+                "private",
+                via.wrap(format!(
+                    "{why} {net} (set guardrails.allow_private to block it)"
+                )),
+            );
+        }
+        if prefix_rule && n.prefix_len() < self.cfg.min_prefix_v4 {
+            return drop(
+                "min-prefix",
+                via.wrap(format!(
+                    "/{} is shorter than the minimum /{}",
+                    n.prefix_len(),
+                    self.cfg.min_prefix_v4
+                )),
+            );
+        }
+        self.check_allowlist(&Indicator::V4(*n), via)
+    }
+
+    /// The IPv6 rules of the value itself.
+    fn check_v6(&self, n: &Ipv6Net) -> Result<(), Dropped> {
+        if let Some((net, why)) = NEVER_V6
+            .iter()
+            .find(|(r, _)| r.contains(n) || n.contains(r))
+        {
+            return drop("never-block", format!("{why} {net}"));
+        }
+        if !self.cfg.allow_private
+            && let Some((net, why)) = PRIVATE_V6
+                .iter()
+                .find(|(r, _)| r.contains(n) || n.contains(r))
+        {
+            return drop(
+                "private",
+                format!("{why} {net} (set guardrails.allow_private to block it)"),
+            );
+        }
+        if n.prefix_len() < self.cfg.min_prefix_v6 {
+            return drop(
+                "min-prefix",
+                format!(
+                    "/{} is shorter than the minimum /{}",
+                    n.prefix_len(),
+                    self.cfg.min_prefix_v6
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn check_allowlist(&self, value: &Indicator, via: &Via<'_>) -> Result<(), Dropped> {
         if let Some(rule) = self.allow.protects(value) {
             let why = rule
                 .comment
                 .as_deref()
-                .map(|c| format!(" ({c})"))
+                // Repository text: shown without invisible characters.
+                .map(|c| format!(" ({})", crate::fortios::quote::clean(c)))
                 .unwrap_or_default();
             return drop(
                 "allowlist",
-                format!("{}:{}: {}{why}", self.allow.path, rule.line, rule.value),
+                via.wrap(format!(
+                    "{}:{}: {}{why}",
+                    self.allow.path, rule.line, rule.value
+                )),
             );
         }
         Ok(())
@@ -201,6 +265,10 @@ impl Guard {
     pub fn allowlist(&self) -> &Allowlist {
         &self.allow
     }
+}
+
+fn drop(rule: &'static str, detail: String) -> Result<(), Dropped> {
+    Err(Dropped { rule, detail })
 }
 
 /// True when `domain` is itself a public suffix (`com`, `co.uk`, `github.io` …).
@@ -286,5 +354,89 @@ mod tests {
             d.to_string(),
             "allowlist: blocklists/allowlist.yaml:2: 203.0.113.128/25 (partner)"
         );
+    }
+
+    fn guard_allowing(allow: &str) -> Guard {
+        let allow = Allowlist::parse(allow, "blocklists/allowlist.yaml").unwrap();
+        Guard::new(&Guardrails::default(), &allow)
+    }
+
+    #[test]
+    fn embedded_ipv4_escaping_the_allowlist_is_dropped_naming_the_address() {
+        // The bug: with 192.0.2.0/28 allowlisted these IPv6 forms were rendered.
+        let g = guard_allowing("entries:\n- value: 192.0.2.0/28\n");
+        for v in [
+            "64:ff9b:1::c000:201",     // local-use NAT64
+            "2002:c000:201::/48",      // 6to4
+            "::192.0.2.1",             // IPv4-compatible
+            "::ffff:0:c000:201",       // IPv4-translated
+            "2001:db8::5efe:c000:201", // ISATAP
+        ] {
+            let d = g.check(&Indicator::parse(v).unwrap()).unwrap_err();
+            assert_eq!(d.rule, "allowlist", "{v}: {d}");
+            assert!(d.detail.contains("192.0.2.1"), "{v}: {d}");
+        }
+        // A network whose embedded range overlaps the allowlisted one.
+        let d = g
+            .check(&Indicator::parse("2001:db8::5efe:c000:200/120").unwrap())
+            .unwrap_err();
+        assert_eq!(d.rule, "allowlist", "{d}");
+        assert!(d.detail.contains("192.0.2.0/24"), "{d}");
+        // Embedded addresses that are fine stay blockable.
+        for v in [
+            "2002:cb00:7107::/48",
+            "2001:db8::5efe:cb00:7107",
+            "2001:db8::1",
+        ] {
+            assert!(g.check(&Indicator::parse(v).unwrap()).is_ok(), "{v}");
+        }
+    }
+
+    #[test]
+    fn embedded_private_and_never_block_ranges_are_dropped() {
+        let g = guard_allowing("entries: []\n");
+        let rule = |s: &str| {
+            g.check(&Indicator::parse(s).unwrap())
+                .map_err(|d| (d.rule, d.detail))
+        };
+        let (r, d) = rule("2002:a00:1::/48").unwrap_err();
+        assert_eq!(r, "private", "{d}");
+        assert!(d.contains("10.0.0.1") && d.contains("6to4"), "{d}");
+        assert_eq!(rule("::7f00:1").unwrap_err().0, "never-block");
+        assert_eq!(
+            rule("2001:db8::5efe:a9fe:a9fe").unwrap_err().0,
+            "never-block"
+        );
+        // A NAT64 network covering a /16 of IPv4 is too short for the IPv4 minimum.
+        let (r, d) = rule("64:ff9b:1::cb00:0/112").unwrap_err();
+        assert_eq!(r, "min-prefix", "{d}");
+    }
+
+    #[test]
+    fn domains_spelling_a_protected_address_are_dropped() {
+        let g = guard_allowing("entries:\n- value: 192.0.2.0/28\n");
+        let rule = |s: &str| {
+            g.check(&Indicator::parse(s).unwrap())
+                .map_err(|d| (d.rule, d.detail))
+        };
+        for (v, want) in [
+            ("192.0.2.1.nip.io", "allowlist"),
+            ("192-0-2-1.sslip.io", "allowlist"),
+            ("app.10.0.0.1.nip.io", "private"),
+            ("app-10-0-0-1.nip.io", "private"),
+            ("app-7f000001.nip.io", "never-block"),
+            ("127-0-0-1.sslip.io", "never-block"),
+        ] {
+            let (r, d) = rule(v).unwrap_err();
+            assert_eq!(r, want, "{v}: {d}");
+            assert!(d.starts_with("spells the IPv4 address"), "{v}: {d}");
+        }
+        for v in [
+            "203.0.113.7.nip.io",
+            "app-198-51-100-7.sslip.io",
+            "evil.example",
+        ] {
+            assert!(rule(v).is_ok(), "{v}");
+        }
     }
 }

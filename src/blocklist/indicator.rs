@@ -87,14 +87,10 @@ pub fn visible(s: &str) -> String {
     out
 }
 
-/// Bidi controls, zero-width and other format characters that make text lie about itself.
+/// Bidi controls, zero-width and other format characters that make text lie about itself:
+/// the one policy of [`crate::fortios::quote::is_hidden`], plus whitespace other than a space.
 fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}')
-        || (c.is_whitespace() && c != ' ')
+    crate::fortios::quote::is_hidden(c) || (c.is_whitespace() && c != ' ')
 }
 
 impl Indicator {

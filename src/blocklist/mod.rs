@@ -4,19 +4,23 @@
 //! The canonical form (what `fmt` writes and `pull` produces) is sorted by type then value,
 //! with a fixed key order, so that git diffs show exactly the entries that changed.
 pub mod allowlist;
+pub mod embedded;
 pub mod guard;
 pub mod indicator;
 pub mod merge;
+pub(crate) mod parse;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use indicator::{Indicator, IndicatorType};
+use indicator::Indicator;
+pub(crate) use parse::LineIndex;
+use parse::{RawEntry, fast, slow};
 
 /// Where an indicator came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -99,31 +103,6 @@ pub struct BlocklistFile {
     pub entries: Vec<Entry>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    entries: Option<Vec<RawEntry>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEntry {
-    value: String,
-    #[serde(rename = "type", default)]
-    kind: Option<IndicatorType>,
-    #[serde(default)]
-    sources: Vec<Source>,
-    #[serde(default)]
-    malops: Vec<String>,
-    #[serde(default, deserialize_with = "de_date_opt")]
-    first_seen: Option<Date>,
-    #[serde(default, deserialize_with = "de_date_opt")]
-    expires: Option<Date>,
-    #[serde(default)]
-    comment: Option<String>,
-}
-
 const DATE_FMT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
@@ -135,12 +114,6 @@ pub fn parse_date(s: &str) -> Result<Date, String> {
 /// Format as `YYYY-MM-DD`.
 pub fn format_date(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
-fn de_date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
-    let s: Option<String> = Option::deserialize(d)?;
-    s.map(|s| parse_date(&s).map_err(serde::de::Error::custom))
-        .transpose()
 }
 
 fn ser_date_opt<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
@@ -186,25 +159,17 @@ impl BlocklistFile {
 
     /// Parse, keeping the valid entries and returning all problems alongside.
     pub fn parse_lenient(text: &str, path: &str) -> (BlocklistFile, Diagnostics) {
-        let mut diags = Diagnostics::default();
-        let file = BlocklistFile::empty(path);
-        if text.trim().is_empty() {
-            return (file, diags);
-        }
         if let Some(raw) = fast::parse(text) {
             return Self::from_raw(raw, text, path);
         }
-        let raw: RawFile = match serde_yaml::from_str(text) {
-            Ok(r) => r,
-            Err(e) => {
-                diags.push(Diagnostic::from_yaml(path, &e));
-                return (file, diags);
-            }
-        };
-        Self::from_raw(raw.entries.unwrap_or_default(), text, path)
+        let (raw, mut diags) = slow::read(text, path, parse::ENTRY_KEYS);
+        let (file, more) = Self::from_raw(raw, text, path);
+        diags.extend(more);
+        (file, diags)
     }
 
-    /// Validate raw entries (from either parser) into a file.
+    /// Validate raw entries (from either reader) into a file; every problem of every entry
+    /// is reported, and an entry with any problem is left out.
     fn from_raw(
         raw_entries: Vec<RawEntry>,
         text: &str,
@@ -212,64 +177,58 @@ impl BlocklistFile {
     ) -> (BlocklistFile, Diagnostics) {
         let mut diags = Diagnostics::default();
         let mut file = BlocklistFile::empty(path);
-        let lines = entry_lines(text);
-        let lines_ok = lines.len() == raw_entries.len();
         let index = LineIndex::new(text);
-        let at = |line: usize, key: &str| {
-            if lines_ok {
-                index.locate(line, key)
-            } else {
-                (0, 0)
-            }
-        };
-        for (i, r) in raw_entries.into_iter().enumerate() {
-            let line = if lines_ok { lines[i] } else { 0 };
+        for r in raw_entries {
+            let line = r.line;
+            let before = diags.0.len();
+            let mut err = |key: &str, msg: String| {
+                let (l, c) = index.locate(line, key);
+                diags.push(Diagnostic::error(path, l, c, msg));
+            };
             let value = match Indicator::parse(&r.value) {
-                Ok(v) => v,
+                Ok(v) => Some(v),
                 Err(e) => {
-                    let (vline, vcol) = at(line, "value");
-                    diags.push(Diagnostic::error(path, vline, vcol, e.to_string()));
-                    continue;
+                    err("value", e.to_string());
+                    None
                 }
             };
-            if let Some(k) = r.kind
-                && k != value.kind()
+            if let (Some(k), Some(v)) = (r.kind, &value)
+                && k != v.kind()
             {
-                let (l, c) = at(line, "type");
-                diags.push(Diagnostic::error(
-                    path,
-                    l,
-                    c,
-                    format!("`{value}` is of type {}, not {k}", value.kind()),
-                ));
-                continue;
+                err("type", format!("`{v}` is of type {}, not {k}", v.kind()));
             }
+            let shown = || {
+                value
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "this entry".into())
+            };
             if let Some(c) = &r.comment
                 && (c.len() > MAX_COMMENT || c.chars().any(|ch| ch.is_control() && ch != '\t'))
             {
-                let (l, col) = at(line, "comment");
-                diags.push(Diagnostic::error(
-                    path,
-                    l,
-                    col,
+                err(
+                    "comment",
                     format!(
-                        "comment of `{value}` has control characters or is over {MAX_COMMENT} bytes"
+                        "comment of `{}` has control characters or is over {MAX_COMMENT} bytes",
+                        shown()
                     ),
-                ));
-                continue;
+                );
             }
             if r.malops.len() > MAX_MALOPS
                 || r.malops
                     .iter()
                     .any(|m| m.is_empty() || m.len() > 64 || !crate::config::is_word(m, ".-_"))
             {
-                let (l, c) = at(line, "malops");
-                diags.push(Diagnostic::error(
-                    path,
-                    l,
-                    c,
-                    format!("malops of `{value}`: at most {MAX_MALOPS} GUIDs of A-Z a-z 0-9 . - _"),
-                ));
+                err(
+                    "malops",
+                    format!(
+                        "malops of `{}`: at most {MAX_MALOPS} GUIDs of A-Z a-z 0-9 . - _",
+                        shown()
+                    ),
+                );
+            }
+            let Some(value) = value else { continue };
+            if diags.0.len() > before {
                 continue;
             }
             file.entries.push(Entry {
@@ -282,6 +241,7 @@ impl BlocklistFile {
                 line,
             });
         }
+        let at = |line: usize, key: &str| index.locate(line, key);
         // Stable sort keeps file order among equal values: the first listing wins and
         // every later one is reported.
         file.sort();
@@ -362,21 +322,19 @@ impl BlocklistFile {
         out
     }
 
-    /// Load `rel` under `root`; a missing file is an empty list.
+    /// Load `rel` from the work tree under `root`. A missing file is an error like any other
+    /// problem (fail closed); the path rules of [`crate::gitops::Source`] apply.
     pub fn load(root: &Path, rel: &str) -> Result<BlocklistFile, Diagnostics> {
-        match std::fs::read_to_string(root.join(rel)) {
-            Ok(text) => Self::parse(&text, rel),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BlocklistFile::empty(rel)),
-            Err(e) => Err(Diagnostic::error(rel, 0, 0, format!("cannot read: {e}")).into()),
-        }
+        let src = crate::gitops::WorktreeSource {
+            root: root.to_path_buf(),
+        };
+        let text = crate::gitops::read_required(&src, rel)?;
+        Self::parse(&text, rel)
     }
 
-    /// Write the canonical form atomically to `root/path`.
+    /// Write the canonical form atomically to `root/path` (never through a link).
     pub fn save(&self, root: &Path) -> anyhow::Result<()> {
-        crate::atomic::write(
-            &root.join(&self.path),
-            self.to_canonical_string().as_bytes(),
-        )
+        crate::atomic::write_under(root, &self.path, self.to_canonical_string().as_bytes())
     }
 
     /// Entry for a value, if listed.
@@ -388,205 +346,34 @@ impl BlocklistFile {
     }
 }
 
-/// A strict, fast reader for exactly the canonical form (what `pull` and `fmt` write).
-/// Anything else — comments inside, flow mappings, other quoting — returns `None` and the
-/// full YAML parser takes over, so both paths accept the same files and report the same errors.
-mod fast {
-    use super::{IndicatorType, RawEntry, Source, parse_date};
-
-    fn unquote_json(s: &str) -> Option<String> {
-        if s.starts_with('"') {
-            serde_json::from_str::<String>(s).ok()
-        } else {
-            None
-        }
-    }
-
-    fn list(s: &str) -> Option<Vec<&str>> {
-        let inner = s.strip_prefix('[')?.strip_suffix(']')?;
-        if inner.is_empty() {
-            return Some(Vec::new());
-        }
-        Some(inner.split(", ").collect())
-    }
-
-    fn source(s: &str) -> Option<Source> {
-        Some(match s {
-            "reputation" => Source::Reputation,
-            "connection" => Source::Connection,
-            "domain" => Source::Domain,
-            "malop" => Source::Malop,
-            _ => return None,
-        })
-    }
-
-    pub(super) fn parse(text: &str) -> Option<Vec<RawEntry>> {
-        let mut lines = text.lines().peekable();
-        while lines.peek()?.starts_with('#') {
-            lines.next();
-        }
-        match lines.next()? {
-            "entries: []" => {
-                return if lines.next().is_none() {
-                    Some(Vec::new())
-                } else {
-                    None
-                };
-            }
-            "entries:" => {}
-            _ => return None,
-        }
-        let mut out: Vec<RawEntry> = Vec::new();
-        for line in lines {
-            if let Some(v) = line.strip_prefix("- value: ") {
-                let value = match v.strip_prefix('"') {
-                    Some(q) => {
-                        let inner = q.strip_suffix('"')?;
-                        if inner.contains(['"', '\\']) {
-                            return None;
-                        }
-                        inner.to_string()
-                    }
-                    None => {
-                        if v.is_empty()
-                            || !v.bytes().all(|b| {
-                                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'/')
-                            })
-                        {
-                            return None;
-                        }
-                        v.to_string()
-                    }
-                };
-                out.push(RawEntry {
-                    value,
-                    kind: None,
-                    sources: Vec::new(),
-                    malops: Vec::new(),
-                    first_seen: None,
-                    expires: None,
-                    comment: None,
-                });
-                continue;
-            }
-            let e = out.last_mut()?;
-            let (key, val) = line.strip_prefix("  ")?.split_once(": ")?;
-            match key {
-                "type" if e.kind.is_none() => {
-                    e.kind = Some(match val {
-                        "ipv4" => IndicatorType::Ipv4,
-                        "ipv4-net" => IndicatorType::Ipv4Net,
-                        "ipv6" => IndicatorType::Ipv6,
-                        "ipv6-net" => IndicatorType::Ipv6Net,
-                        "fqdn" => IndicatorType::Fqdn,
-                        _ => return None,
-                    })
-                }
-                "sources" => {
-                    e.sources = list(val)?.into_iter().map(source).collect::<Option<_>>()?
-                }
-                "malops" if e.malops.is_empty() => {
-                    e.malops = list(val)?
-                        .into_iter()
-                        .map(unquote_json)
-                        .collect::<Option<_>>()?
-                }
-                "first_seen" if e.first_seen.is_none() => {
-                    e.first_seen = Some(parse_date(val).ok()?)
-                }
-                "expires" if e.expires.is_none() => e.expires = Some(parse_date(val).ok()?),
-                "comment" if e.comment.is_none() => e.comment = Some(unquote_json(val)?),
-                _ => return None,
-            }
-        }
-        Some(out)
-    }
-}
-
 /// First lines of every canonical file.
 pub const HEADER: &str =
     "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\n";
 
-/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML). Characters outside YAML's
+/// printable set (C1 controls, DEL, U+FFFE/U+FFFF), which JSON leaves raw but a YAML parser
+/// refuses, are written as `\uXXXX` escapes, which both readers decode.
 fn yaml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
-
-/// 1-based line numbers of the items of the top-level `entries:` block sequence.
-pub(crate) fn entry_lines(text: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut in_entries = false;
-    let mut indent: Option<usize> = None;
-    for (i, line) in text.lines().enumerate() {
-        if !in_entries {
-            if line.starts_with("entries:") {
-                in_entries = true;
-            }
-            continue;
-        }
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let ind = line.len() - trimmed.len();
-        if ind == 0 && !trimmed.starts_with('-') {
-            break; // next top-level key
-        }
-        if trimmed.starts_with("- ") || trimmed == "-" {
-            match indent {
-                None => {
-                    indent = Some(ind);
-                    out.push(i + 1);
-                }
-                Some(n) if n == ind => out.push(i + 1),
-                _ => {}
-            }
+    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    if !json.chars().any(|c| !yaml_printable(c)) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if yaml_printable(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{:04X}", u32::from(c)));
         }
     }
     out
 }
 
-/// Byte offsets of line starts, so positions are found without rescanning the text.
-pub(crate) struct LineIndex<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
-    }
-
-    /// Line `n` (1-based) without its newline.
-    fn line(&self, n: usize) -> Option<&'a str> {
-        let start = *self.starts.get(n.checked_sub(1)?)?;
-        let end = self.starts.get(n).map(|e| e - 1).unwrap_or(self.text.len());
-        self.text
-            .get(start..end.max(start))
-            .map(|l| l.trim_end_matches('\r'))
-    }
-
-    /// Line and column of `key:` inside the entry starting at `line` (falls back to the entry line).
-    pub(crate) fn locate(&self, line: usize, key: &str) -> (usize, usize) {
-        if line == 0 {
-            return (0, 0);
-        }
-        let pat = format!("{key}:");
-        for n in line..line + 64 {
-            let Some(l) = self.line(n) else { break };
-            if n > line && l.trim_start().starts_with("- ") {
-                break;
-            }
-            if let Some(pos) = l.find(&pat) {
-                let after = &l[pos + pat.len()..];
-                let col = pos + pat.len() + (after.len() - after.trim_start().len()) + 1;
-                return (n, col);
-            }
-        }
-        (line, 1)
-    }
+/// YAML 1.2 `c-printable` (tab, line breaks, printable ASCII, and the rest of Unicode but
+/// surrogates and U+FFFE/U+FFFF), less the characters YAML 1.1 parsers treat as line breaks
+/// inside a quoted scalar (NEL, LS, PS), which they would fold into a space.
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{2027}' | '\u{202A}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 #[cfg(test)]
@@ -628,15 +415,37 @@ entries:
     #[test]
     fn fast_reader_agrees_with_the_yaml_parser() {
         let fast = fast::parse(CANON).expect("canonical text takes the fast path");
-        let slow: RawFile = serde_yaml::from_str(CANON).unwrap();
+        let (slow, d) = slow::read(CANON, "b.yaml", parse::ENTRY_KEYS);
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(fast, slow);
         let a = BlocklistFile::from_raw(fast, CANON, "b.yaml");
-        let b = BlocklistFile::from_raw(slow.entries.unwrap(), CANON, "b.yaml");
+        let b = BlocklistFile::from_raw(slow, CANON, "b.yaml");
         assert_eq!(a, b);
         assert_eq!(a.0.entries.len(), 4);
         // Anything unusual falls back to the YAML parser.
         assert!(fast::parse("entries:\n- value: a.example # note\n").is_none());
         assert!(fast::parse("entries:\n- {value: a.example}\n").is_none());
         assert!(fast::parse("entries:\n- value: a.example\n  colour: red\n").is_none());
+    }
+
+    #[test]
+    fn comment_with_yaml_non_printable_characters_round_trips_through_both_readers() {
+        // Found by the fast/slow property test: JSON leaves U+FFFE raw, a YAML parser refuses it.
+        let mut f = BlocklistFile::empty("b.yaml");
+        let mut e = Entry::new(Indicator::parse("203.0.113.7").unwrap());
+        e.comment = Some("a\u{fffe}b\u{2028}c\u{ffff}".into());
+        f.entries.push(e.clone());
+        let text = f.to_canonical_string();
+        assert!(
+            text.contains(r#"comment: "a\uFFFEb\u2028c\uFFFF""#),
+            "{text}"
+        );
+        let fast = fast::parse(&text).expect("canonical text takes the fast path");
+        let (slow, d) = slow::read(&text, "b.yaml", parse::ENTRY_KEYS);
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(fast, slow);
+        let back = BlocklistFile::parse(&text, "b.yaml").unwrap();
+        assert_eq!(back.entries[0].comment, e.comment);
     }
 
     #[test]
@@ -704,5 +513,82 @@ entries:
                 "accepted: {text:?}"
             );
         }
+    }
+
+    #[test]
+    fn two_problems_in_one_entry_are_both_reported() {
+        let text = "entries:\n- value: 203.0.113.7/24\n  comment: \"a\\u0007b\"\n  malops: [\"a b\"]\n- value: ok.example\n  type: ipv4\n  malops: [\"x y\"]\n";
+        let e = BlocklistFile::parse(text, "m.yaml")
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "m.yaml:2:10: error: `203.0.113.7/24`",
+            "m.yaml:3:12: error: comment of `this entry`",
+            "m.yaml:4:11: error: malops of `this entry`",
+            "m.yaml:6:9: error: `ok.example` is of type fqdn, not ipv4",
+            "m.yaml:7:11: error: malops of `ok.example`",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+    }
+
+    #[test]
+    fn schema_problems_in_every_entry_are_reported_with_positions() {
+        let text = "entries:\n- value: a.example\n  sauce: x\n  first_seen: yesterday\n- value: b.example\n- value: c.example\n  sources: [telepathy, reputation]\n  type: ipv9\n";
+        let e = BlocklistFile::parse(text, "m.yaml")
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "m.yaml:3:3: error: unknown key `sauce`",
+            "m.yaml:4:15: error: `first_seen`: `yesterday` is not a date",
+            "m.yaml:7:12: error: unknown source `telepathy`",
+            "m.yaml:8:9: error: `type` must be one of",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+        // The valid entry is still read by the lenient parser.
+        let (f, _) = BlocklistFile::parse_lenient(text, "m.yaml");
+        assert_eq!(f.entries.len(), 1);
+    }
+
+    #[test]
+    fn a_repeated_key_is_an_error_whatever_the_key() {
+        // The bug: the fast reader merged a second `sources:` silently.
+        for key in [
+            "type: fqdn",
+            "sources: [domain]",
+            "malops: [\"a\"]",
+            "first_seen: 2026-11-01",
+            "expires: 2027-01-01",
+            "comment: \"x\"",
+        ] {
+            let text = format!("{HEADER}entries:\n- value: a.example\n  {key}\n  {key}\n");
+            let e = BlocklistFile::parse(&text, "m.yaml");
+            assert!(e.is_err(), "accepted a repeated `{key}`");
+            let s = e.unwrap_err().to_string();
+            assert!(s.contains("duplicate"), "{key}: {s}");
+        }
+        let twice = format!(
+            "{HEADER}entries:\n- value: a.example\n  sources: []\n  sources: [reputation]\n"
+        );
+        assert!(BlocklistFile::parse(&twice, "m.yaml").is_err());
+        assert!(BlocklistFile::parse("entries: []\nentries: []\n", "m.yaml").is_err());
+    }
+
+    #[test]
+    fn a_file_without_entries_is_an_error_and_entries_brackets_is_empty() {
+        for text in ["", "\n\n", "# nothing here\n", "entries:\n", "entries: ~\n"] {
+            let e = BlocklistFile::parse(text, "m.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("entries: []"), "{text:?}: {e}");
+        }
+        assert!(
+            BlocklistFile::parse("entries: []\n", "m.yaml")
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+        assert!(BlocklistFile::parse(&format!("{HEADER}entries: []\n"), "m.yaml").is_ok());
     }
 }

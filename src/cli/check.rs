@@ -5,9 +5,11 @@ use serde::Serialize;
 use super::{Ctx, Format};
 use crate::blocklist::{format_date, today};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::error::Outcome;
+use crate::error::{Outcome, Refused};
 use crate::fortios::render;
 use crate::gitops;
+use crate::plan::desired::{self, Shape};
+use crate::review;
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
@@ -17,6 +19,13 @@ pub struct Args {
     pub rev: String,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also hold the configuration to the policy floor of REV (e.g. the target branch), and
+    /// refuse a floor lowered since REV.
+    #[arg(long, value_name = "REV")]
+    pub floor_from: Option<String>,
+    /// Report a configuration below the policy floor (guardrails.floor) as a warning, not a refusal.
+    #[arg(long)]
+    pub allow_weaker_policy: bool,
 }
 
 /// `check --format json` output.
@@ -33,9 +42,24 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let repo = ctx.repo();
     let src = gitops::source_for(repo.as_ref(), ctx.root(), &args.rev)?;
     let (ws, mut diags) = Workspace::load_lenient(src.as_dyn(), &ctx.config_rel());
+    let mut refusals = 0;
     if let Some(ws) = &ws {
-        let more = check_workspace(ws, src.as_dyn(), &diags);
+        let more = check_workspace(ws, src.as_dyn(), &diags, &ctx.config_rel());
         diags.extend(more);
+        let base = match &args.floor_from {
+            Some(rev) => Some((ctx.load(repo.as_ref(), rev)?, rev.as_str())),
+            None => None,
+        };
+        let base = base.as_ref().map(|(b, r)| (b, *r));
+        let floor = review::floor::check_source(
+            ws,
+            src.as_dyn(),
+            &ctx.config_rel(),
+            base,
+            args.allow_weaker_policy,
+        )?;
+        refusals = floor.refusals;
+        diags.extend(floor.diagnostics);
     }
     diags.sort();
     let errors = diags
@@ -51,7 +75,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => {
             let r = Report {
-                schema_version: 1,
+                schema_version: crate::report::JSON_SCHEMA_VERSION,
                 ok: errors == 0,
                 errors,
                 warnings,
@@ -69,6 +93,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
             super::print(&out)?;
         }
     }
+    if errors > 0 && errors == refusals {
+        let msg = format!("{errors} change(s) below the policy floor (guardrails.floor)");
+        return Err(Refused::new(msg + "; --allow-weaker-policy overrides").into());
+    }
     if errors > 0 {
         anyhow::bail!("check found {errors} error(s)");
     }
@@ -80,6 +108,7 @@ pub fn check_workspace(
     ws: &Workspace,
     src: &dyn gitops::Source,
     load: &Diagnostics,
+    cfg_path: &str,
 ) -> Diagnostics {
     let mut d = Diagnostics::default();
     let today = today();
@@ -127,7 +156,6 @@ pub fn check_workspace(
             message: format!("`{}` will not be blocked: {}", x.value, x.why),
         });
     }
-    let cfg_path = "blockops.yaml";
     let mut targets: Vec<(
         String,
         crate::config::RenderConfig,
@@ -164,6 +192,23 @@ pub fn check_workspace(
                 0,
                 format!("target `{name}`: template does not render: {e:#}"),
             ));
+        } else {
+            // What the templates render must stay inside the allow-list and describe objects
+            // blockops can create and recognise later (`plan::desired`).
+            let shape = Shape::new(&name, t.and_then(|t| t.vdom.clone()), rc.clone());
+            match desired::template_problems(ws, &eff, &shape) {
+                Ok(problems) => {
+                    for p in problems {
+                        d.push(Diagnostic::error(&p.file, p.line, 0, p.message));
+                    }
+                }
+                Err(e) => d.push(Diagnostic::error(
+                    render::TEMPLATE_DIR,
+                    0,
+                    0,
+                    format!("target `{name}`: {e:#}"),
+                )),
+            }
         }
         if let Some(max) = t.and_then(|t| t.max_addresses) {
             let n = desired.addresses.len().max(desired.addresses6.len());

@@ -144,6 +144,7 @@ targets:\n  - name: {TARGET}\n    host: 127.0.0.1\n    port: {fgt_port}\n    use
         user = crate::sim::cybereason::DEFAULT_USER,
     );
     write(&dir.join("blockops.yaml"), &config)?;
+    write(&dir.join("blocklists/cybereason.yaml"), "entries: []\n")?;
     write(
         &dir.join("blocklists/manual.yaml"),
         "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\nentries:\n- value: 198.51.100.66\n  type: ipv4\n  sources: []\n  comment: \"INC-1001: scanner hitting the OT jump host\"\n",

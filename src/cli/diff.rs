@@ -1,9 +1,12 @@
-//! `blockops diff`: what a pull request changes, per file and per target.
+//! `blockops diff`: what a pull request changes — indicators per file and per target, and
+//! the policy (configuration, allowlist, templates, blocklist files) — for reviewers.
+use anyhow::Context as _;
 use clap::ValueEnum;
 
 use super::Ctx;
 use crate::error::Outcome;
-use crate::gitops::{self, diff};
+use crate::gitops;
+use crate::review::{self, PolicyFiles, Side};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,7 +26,7 @@ pub struct Args {
     pub head: String,
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
-    /// Exit 2 when there are changes, 0 when there are none.
+    /// Exit 2 when there are changes (indicators, scripts or policy), 0 when there are none.
     #[arg(long)]
     pub exit_code: bool,
 }
@@ -57,13 +60,43 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         Some(b) => b?,
         None => Workspace::empty(&head.config),
     };
-    let report = diff::compute(&base, &head, crate::blocklist::today())?;
-    let text = match args.format {
-        DiffFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        DiffFormat::Markdown => diff::to_markdown(&report),
-        DiffFormat::Text => colorize(&diff::to_text(&report), ctx.color()),
+    // The policy comparison also needs the configuration text (line numbers) and the file
+    // names in the blocklist directories of each side.
+    let repo = ctx.repo();
+    let config = ctx.config_rel();
+    let dirs = review::policy::watched_dirs(&base, &head);
+    let head_files = {
+        let src = gitops::source_for(repo.as_ref(), ctx.root(), &args.head)?;
+        PolicyFiles::read(src.as_dyn(), &config, &dirs)?
     };
-    super::print(&text)?;
+    let base_files = match &base_rev {
+        Some(rev) => {
+            let src = gitops::source_for(repo.as_ref(), ctx.root(), rev)?;
+            PolicyFiles::read(src.as_dyn(), &config, &dirs)?
+        }
+        None => PolicyFiles::empty(&config),
+    };
+    drop(repo);
+    let report = review::compute(
+        Side {
+            ws: &base,
+            files: &base_files,
+        },
+        Side {
+            ws: &head,
+            files: &head_files,
+        },
+        crate::blocklist::today(),
+    )?;
+    match args.format {
+        DiffFormat::Json => stream(|w| {
+            serde_json::to_writer_pretty(&mut *w, &report)?;
+            w.write_all(b"\n")
+        })?,
+        DiffFormat::Markdown => super::print(&review::to_markdown(&report))?,
+        DiffFormat::Text if ctx.color() => super::print(&colorize(&review::to_text(&report)))?,
+        DiffFormat::Text => stream(|w| review::write_text(&report, w))?,
+    }
     Ok(if args.exit_code && report.has_changes() {
         Outcome::Changes
     } else {
@@ -94,13 +127,23 @@ fn default_base_rev(
     Ok(Some(commit.parent_id(0)?.to_string()))
 }
 
-fn colorize(text: &str, on: bool) -> String {
-    if !on {
-        return text.to_string();
+/// Write to stdout as the output is produced (a 100 000-indicator diff is tens of
+/// megabytes: it is not held in memory twice); a closed pipe is not an error.
+fn stream(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match f(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
     }
+}
+
+fn colorize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.lines() {
-        let style = if line.starts_with("+++") || line.starts_with("---") {
+        let style = if line.starts_with("  WEAKENS ") {
+            "\x1b[1;31m"
+        } else if line.starts_with("+++") || line.starts_with("---") {
             "\x1b[1m"
         } else if line.starts_with('+') || line.starts_with("  + ") {
             "\x1b[32m"

@@ -1,5 +1,6 @@
 //! `blockops explain VALUE`: why a value is (or is not) blocked — which file and entry list
-//! it, which guardrail or allowlist rule drops it, and where it lands on each target.
+//! it, which guardrail or allowlist rule drops it, which policy keys and allowlist entries
+//! decide its fate (with file and line), and where it lands on each target.
 use serde::Serialize;
 
 use super::{Ctx, Format};
@@ -7,6 +8,8 @@ use crate::blocklist::indicator::Indicator;
 use crate::blocklist::{Entry, format_date, today};
 use crate::error::Outcome;
 use crate::fortios::render;
+use crate::gitops;
+use crate::review::decide::{self, Decision, Verdict};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,6 +37,8 @@ pub struct Explanation {
     pub covered_by: Vec<Listing>,
     /// Why it is not blocked (guardrail, allowlist or expiry), if so.
     pub dropped: Option<String>,
+    /// The policy keys and allowlist entries that decide its fate, with file and line.
+    pub decided_by: Vec<Decision>,
     pub targets: Vec<TargetPlacement>,
     pub notes: Vec<String>,
 }
@@ -84,6 +89,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let value = Indicator::parse(&args.value)?;
     let repo = ctx.repo();
     let ws = ctx.load(repo.as_ref(), &args.rev)?;
+    let config_path = ctx.config_rel();
+    let src = gitops::source_for(repo.as_ref(), ctx.root(), &args.rev)?;
+    let config_text = gitops::read_text(src.as_dyn(), &config_path)?;
     let today = today();
     let mut ex = Explanation {
         schema_version: 1,
@@ -93,6 +101,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         listed: Vec::new(),
         covered_by: Vec::new(),
         dropped: None,
+        decided_by: decide::decisions(&ws, &config_path, config_text.as_deref(), &value),
         targets: Vec::new(),
         notes: Vec::new(),
     };
@@ -196,6 +205,20 @@ fn to_text(ex: &Explanation) -> String {
     }
     if let Some(d) = &ex.dropped {
         o.push_str(&format!("  dropped: {d}\n"));
+    }
+    for d in &ex.decided_by {
+        let at = match d.line {
+            0 => format!("{}, not set: default", d.file),
+            l => format!("{}:{l}", d.file),
+        };
+        let verdict = match d.verdict {
+            Verdict::Drops => "drops it",
+            Verdict::Permits => "permits it",
+        };
+        o.push_str(&format!(
+            "  decided by {} = {} ({at}): {verdict}; {}\n",
+            d.key, d.value, d.detail
+        ));
     }
     for t in &ex.targets {
         o.push_str(&format!(

@@ -3,7 +3,6 @@ use anyhow::bail;
 
 use super::Ctx;
 use crate::blocklist::BlocklistFile;
-use crate::config::Config;
 use crate::error::Outcome;
 
 #[derive(Debug, clap::Args)]
@@ -15,20 +14,20 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let root = ctx.root();
-    let cfg_rel = ctx.config_rel();
-    let cfg = match std::fs::read_to_string(root.join(&cfg_rel)) {
-        Ok(t) => Config::parse(&t, &cfg_rel).map_err(|d| super::diag_error(d, "WORKTREE"))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
-        Err(e) => bail!("reading {cfg_rel}: {e}"),
+    let cfg = ctx.config()?;
+    // The same reader as every command: path rules, no links, size and nesting bounds.
+    let src = crate::gitops::WorktreeSource {
+        root: root.to_path_buf(),
     };
     let mut problems = crate::diag::Diagnostics::default();
     let mut todo = Vec::new();
     for rel in cfg.files.blocklists() {
-        let path = root.join(rel);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::gitops::read_required(&src, rel) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => bail!("reading {rel}: {e}"),
+            Err(d) => {
+                problems.push(d);
+                continue;
+            }
         };
         match BlocklistFile::parse(&text, rel) {
             Ok(f) => {
@@ -57,7 +56,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         );
     }
     for (f, canon) in &todo {
-        crate::atomic::write(&root.join(&f.path), canon.as_bytes())?;
+        crate::atomic::write_under(root, &f.path, canon.as_bytes())?;
         ctx.note(format!("formatted {}", f.path));
     }
     Ok(Outcome::Ok)

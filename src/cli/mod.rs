@@ -134,8 +134,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fmt(a) => fmt::run(&ctx, a),
         Command::Render(a) => render::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
-        Command::Plan(a) => plan::run(&ctx.global, a),
-        Command::Apply(a) => apply::run(&ctx.global, a),
+        Command::Plan(a) => plan::run(&ctx, a),
+        Command::Apply(a) => apply::run(&ctx, a),
         Command::Explain(a) => explain::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Completions { shell } => {
@@ -167,14 +167,33 @@ fn init_logging(g: &Global) {
         .try_init();
 }
 
-/// What every command needs: where the repository is and how to talk to the user.
+/// What every command needs: where the repository is, its configuration and how to talk to
+/// the user.
 pub struct Ctx {
     pub global: Global,
+    config: std::sync::OnceLock<crate::config::Config>,
 }
 
 impl Ctx {
     pub fn new(global: Global) -> Ctx {
-        Ctx { global }
+        Ctx {
+            global,
+            config: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The work tree's configuration (`--config`), loaded once with the loader every command
+    /// and every revision uses (`workspace::load_config`).
+    pub fn config(&self) -> anyhow::Result<&crate::config::Config> {
+        if let Some(c) = self.config.get() {
+            return Ok(c);
+        }
+        let src = gitops::WorktreeSource {
+            root: self.root().to_path_buf(),
+        };
+        let c = crate::workspace::load_config(&src, &self.config_rel())
+            .map_err(|d| diag_error(d, "WORKTREE"))?;
+        Ok(self.config.get_or_init(|| c))
     }
 
     /// Repository root.

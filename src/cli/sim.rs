@@ -12,7 +12,10 @@ use crate::secret::Secret;
 use crate::sim::cybereason::{
     self, CybereasonSim, DomainForm, FailedLogin, Fixture, NullForm, Quirks, SimConfig,
 };
-use crate::sim::fortigate::{self, FortiSim, Limits, Profile, SimOptions};
+use crate::sim::fortigate::{
+    self, AccessProfile, AdminOptions, Denial, FortiSim, Fortimanager, Limits, Profile, SimOptions,
+    TxnOnError, TxnOptions,
+};
 
 /// Which simulator to run.
 #[derive(Debug, Subcommand)]
@@ -28,16 +31,17 @@ blockops sim cybereason --listen 127.0.0.1:8443\n  \
 blockops sim cybereason --listen 127.0.0.1:0 --data fixture.yaml --session-ttl 30s\n  \
 blockops sim cybereason --string-booleans --element-values-null null-string --domain-form dns-query-element"
     )]
-    Cybereason(CybereasonArgs),
+    Cybereason(Box<CybereasonArgs>),
     /// FortiGate (FortiOS 7.x CLI over SSH) simulator.
     #[command(
         after_help = "Default login: user `admin`, password `admin` (change with --user/--password or \
 BLOCKOPS_SIM_PASSWORD). Prints `listening on ADDR` and `host key SHA256:...` on stdout, then serves \
 until interrupted.\n\nExamples:\n  blockops sim fortigate --listen 127.0.0.1:2222\n  \
 blockops sim fortigate --listen 127.0.0.1:0 --vdom-mode --state fgt.json --authorized-key ~/.ssh/id_ed25519.pub\n  \
-ssh -p 2222 admin@127.0.0.1"
+blockops sim fortigate --vdom-mode --admin-profile firewall-objects --admin-vdom edge --latency 5ms\n  \
+ssh -p 2222 admin@127.0.0.1\n\nBehaviour, sources and every switch: docs/fortigate-sim.md."
     )]
-    Fortigate(FortigateArgs),
+    Fortigate(Box<FortigateArgs>),
     /// TCP proxy adding a fixed one-way delay in each direction (emulates a slow link).
     #[command(
         after_help = "Prints `listening on ADDR` on stdout, then forwards every connection to --upstream until \
@@ -187,22 +191,78 @@ pub struct FortigateArgs {
     /// Most members per address group.
     #[arg(long, default_value_t = Limits::default().max_members)]
     pub max_members: usize,
-    /// Most entries per table and VDOM.
+    /// Most entries per table and VDOM (`print tablesize`, per-VDOM column).
     #[arg(long, default_value_t = Limits::default().max_entries)]
     pub max_entries: usize,
+    /// Most entries per table over all VDOMs (`print tablesize`, global column; 0 = none).
+    #[arg(long, default_value_t = Limits::default().max_entries_global)]
+    pub max_entries_global: usize,
     /// Page length of the `--More--` pager (default: the client's terminal height, or 24).
     #[arg(long)]
     pub page_lines: Option<usize>,
     /// `Version:` line of `get system status`.
     #[arg(long, default_value = "FortiGate-VM64 v7.4.8,build2795,250523 (GA.M)")]
     pub version_string: String,
+    /// Access profile of --user: `super_admin`, `firewall-objects` (address read-write only)
+    /// or `read-only`.
+    #[arg(long, value_parser = parse_profile, default_value = "super_admin")]
+    pub admin_profile: AccessProfile,
+    /// Make --user a VDOM-scoped administrator of this VDOM (needs --vdom-mode and a
+    /// restricted profile): it lands in the VDOM, `config global`/`config vdom` do not exist.
+    #[arg(long, value_name = "VDOM")]
+    pub admin_vdom: Option<String>,
+    /// Let a restricted profile run `execute …` (7.4.2+ `cli-exec enable`; off on new profiles).
+    #[arg(long)]
+    pub admin_cli_exec: bool,
+    /// Let a restricted profile run `diagnose …` (7.4.2+ `cli-diagnose enable`).
+    #[arg(long)]
+    pub admin_cli_diagnose: bool,
+    /// `get/show system <x>` a profile without system access may still run (comma-separated:
+    /// status, console, central-management, resource-limits, vdom-property).
+    #[arg(long, value_delimiter = ',', default_value = "status,console")]
+    pub admin_may_read: Vec<String>,
+    /// How refused commands read: `permission` (`Permission denied` -37 / `… Insufficient
+    /// privileges` -14) or `parse-error` (`command parse error before '<word>'` -61).
+    #[arg(long, value_parser = ["permission", "parse-error"], default_value = "permission")]
+    pub denial: String,
+    /// Start without FortiOS' factory objects (`all`, `none`, `FABRIC_DEVICE`, …).
+    #[arg(long)]
+    pub no_default_objects: bool,
+    /// Delay before each command's reply (e.g. 5ms), to measure apply times realistically.
+    #[arg(long, default_value = "0s")]
+    pub latency: Dur,
+    /// Input bytes buffered while the CLI is busy; more are dropped, like large pastes on a
+    /// real unit (default: no limit).
+    #[arg(long, value_name = "BYTES")]
+    pub typeahead_limit: Option<usize>,
+    /// Length of one minute of the `execute config-transaction` idle timeout (shorten for tests).
+    #[arg(long, default_value = "1m")]
+    pub transaction_minute: Dur,
+    /// What a failing line inside a transaction does: `continue` (reported, transaction stays
+    /// open) or `abort` (the transaction is discarded).
+    #[arg(long, value_parser = ["continue", "abort"], default_value = "continue")]
+    pub transaction_on_error: String,
+    /// Release a transaction's object locks at disconnect instead of at its idle timeout.
+    #[arg(long)]
+    pub transaction_locks_end_with_session: bool,
+    /// Play a FortiManager-managed unit (`central-management` type fortimanager, this `fmg`).
+    #[arg(long, value_name = "ADDRESS")]
+    pub fortimanager: Option<String>,
+    /// With --fortimanager: `mode backup` instead of `normal`.
+    #[arg(long, requires = "fortimanager")]
+    pub fmg_backup_mode: bool,
+}
+
+fn parse_profile(s: &str) -> Result<AccessProfile, String> {
+    AccessProfile::parse(s)
+        .ok_or_else(|| format!("`{s}`: expected super_admin, firewall-objects or read-only"))
 }
 
 /// Run a simulator until interrupted.
 pub fn run(_ctx: &Ctx, cmd: SimCommand) -> anyhow::Result<Outcome> {
     match cmd {
-        SimCommand::Cybereason(a) => run_cybereason(a),
-        SimCommand::Fortigate(a) => run_fortigate(a),
+        SimCommand::Cybereason(a) => run_cybereason(*a),
+        SimCommand::Fortigate(a) => run_fortigate(*a),
         SimCommand::Proxy(a) => run_proxy(a),
     }
 }
@@ -305,6 +365,7 @@ fn run_fortigate(a: FortigateArgs) -> anyhow::Result<Outcome> {
                 name_length: a.name_length,
                 max_members: a.max_members,
                 max_entries: a.max_entries,
+                max_entries_global: a.max_entries_global,
             },
             version: a.version_string,
             ..Profile::default()
@@ -321,6 +382,34 @@ fn run_fortigate(a: FortigateArgs) -> anyhow::Result<Outcome> {
         host_key,
         banner: a.banner,
         page_lines: a.page_lines,
+        admin: AdminOptions {
+            profile: a.admin_profile,
+            vdom: a.admin_vdom,
+            cli_exec: a.admin_cli_exec.then_some(true),
+            cli_diagnose: a.admin_cli_diagnose.then_some(true),
+            system_reads: a.admin_may_read.into_iter().collect(),
+            denial: if a.denial == "parse-error" {
+                Denial::ParseError
+            } else {
+                Denial::Permission
+            },
+        },
+        default_objects: !a.no_default_objects,
+        latency: a.latency.0,
+        typeahead_limit: a.typeahead_limit,
+        transactions: TxnOptions {
+            minute: a.transaction_minute.0,
+            on_error: if a.transaction_on_error == "abort" {
+                TxnOnError::Abort
+            } else {
+                TxnOnError::Continue
+            },
+            locks_survive_disconnect: !a.transaction_locks_end_with_session,
+        },
+        fortimanager: a.fortimanager.map(|address| Fortimanager {
+            address,
+            backup_mode: a.fmg_backup_mode,
+        }),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

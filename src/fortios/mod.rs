@@ -1,7 +1,12 @@
-//! FortiOS: object naming, rendering, device-state parsing, SSH session.
+//! FortiOS: object naming, the field allow-list, the object model, reading configuration text,
+//! writing CLI, rendering through templates, device-state reading, the SSH session.
 pub mod device;
+pub mod fields;
 pub mod model;
 pub mod naming;
+pub mod parse;
 pub mod quote;
 pub mod render;
 pub mod ssh;
+pub mod templates;
+pub mod writer;

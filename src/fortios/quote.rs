@@ -1,11 +1,57 @@
-//! FortiOS CLI quoting. Every string that reaches a script goes through [`fq`]: wrapped in
-//! double quotes, `\` and `"` escaped, control and invisible characters dropped, `?` (which
-//! triggers context help in the interactive CLI) replaced.
-/// Quote a value for the FortiOS CLI, at most `max` characters of content.
-pub fn fq_max(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max) + 2);
+//! FortiOS CLI quoting, and the one definition of what text may reach a device line.
+//!
+//! Every string that reaches a script goes through [`fq`]: wrapped in double quotes, `\` and
+//! `"` escaped, hidden characters ([`is_hidden`]) dropped, line breaks and tabs turned into
+//! spaces, `?` (which triggers context help in the interactive CLI) replaced — and cut to at
+//! most [`MAX_VALUE_BYTES`] bytes on a character boundary. The renderer, the `fq` template
+//! filter and `apply`'s validator all use [`safe_comment`] / [`is_safe_comment`], so a script
+//! that `check` and `render` accept is never refused by `apply`.
+use icu_properties::CodePointMapData;
+use icu_properties::props::GeneralCategory;
+
+/// Longest string value FortiOS accepts in a `comment` field: 255 bytes (the CLI counts the
+/// bytes of the value, so 119 × `é` = 238 bytes is fine, 128 × `é` = 256 bytes is not).
+pub const MAX_VALUE_BYTES: usize = 255;
+
+/// True for characters that must never reach a device or a terminal unescaped: the Unicode
+/// general categories Cc (controls), Cf (format: bidi controls, zero-width characters, soft
+/// hyphen, tag characters), Zl/Zp (U+2028/U+2029), Co (private use), Cs (surrogates) and Cn
+/// (unassigned), plus the variation selectors (U+FE00–FE0F, U+E0100–E01EF) and a few
+/// letters/marks that render as nothing (Hangul fillers, combining grapheme joiner, Khmer
+/// inherent vowels, Mongolian free variation selectors).
+///
+/// The general category comes from ICU4X's `icu_properties` (compiled Unicode data; the same
+/// crate the `idna` crate uses for domain names), so the set follows the Unicode version of
+/// that crate rather than a hand-kept list.
+pub fn is_hidden(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    if matches!(c,
+        '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}'
+        | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{3164}' | '\u{FFA0}')
+    {
+        return true;
+    }
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+    )
+}
+
+/// Quote a value for the FortiOS CLI, at most `max_bytes` bytes of (unescaped) content.
+pub fn fq_max(s: &str, max_bytes: usize) -> String {
+    let body = cut_bytes(&clean(s), max_bytes).to_string();
+    let mut out = String::with_capacity(body.len() + 2);
     out.push('"');
-    for c in s.chars().filter_map(clean_char).take(max) {
+    for c in body.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
@@ -16,14 +62,39 @@ pub fn fq_max(s: &str, max: usize) -> String {
     out
 }
 
-/// Quote a value for the FortiOS CLI (comment length limit: 255).
+/// Quote a value for the FortiOS CLI (at most [`MAX_VALUE_BYTES`] bytes of content).
 pub fn fq(s: &str) -> String {
-    fq_max(s, 255)
+    fq_max(s, MAX_VALUE_BYTES)
 }
 
-/// Drop characters that must never reach a device line.
+/// Drop characters that must never reach a device line (see the module docs).
 pub fn clean(s: &str) -> String {
     s.chars().filter_map(clean_char).collect()
+}
+
+/// A comment that may be sent: cleaned and cut to [`MAX_VALUE_BYTES`] bytes on a character
+/// boundary. `is_safe_comment(&safe_comment(s))` holds for every `s`.
+pub fn safe_comment(s: &str) -> String {
+    let c = clean(s);
+    cut_bytes(&c, MAX_VALUE_BYTES).to_string()
+}
+
+/// True when `s` (an unquoted, unescaped value) is what [`safe_comment`] would send: no
+/// character that cleaning changes, and at most [`MAX_VALUE_BYTES`] bytes.
+pub fn is_safe_comment(s: &str) -> bool {
+    s.len() <= MAX_VALUE_BYTES && s.chars().all(|c| clean_char(c) == Some(c))
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub fn cut_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// One character of [`clean`]: dropped, replaced or kept.
@@ -31,11 +102,7 @@ fn clean_char(c: char) -> Option<char> {
     match c {
         '?' => Some('.'),
         '\n' | '\r' | '\t' => Some(' '),
-        c if c.is_control() => None,
-        '\u{200B}'..='\u{200F}'
-        | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}'
-        | '\u{FEFF}' => None,
+        c if is_hidden(c) => None,
         c => Some(c),
     }
 }
@@ -71,5 +138,66 @@ mod tests {
         assert_eq!(fq("a\u{202E}b\u{7}"), "\"ab\"");
         assert_eq!(fq_max("abcdef", 3), "\"abc\"");
         assert_eq!(unescape(r#"a\"b\\c"#), r#"a"b\c"#);
+    }
+
+    #[test]
+    fn invisible_characters_of_every_hidden_category_are_dropped() {
+        // One witness per category / range of the policy.
+        let hidden = [
+            '\u{0}',
+            '\u{1b}',
+            '\u{7f}',
+            '\u{85}', // Cc
+            '\u{AD}',
+            '\u{61C}',
+            '\u{200B}',
+            '\u{200E}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{FEFF}', // Cf
+            '\u{E0001}',
+            '\u{E0041}', // tag characters (Cf)
+            '\u{2028}',  // Zl
+            '\u{2029}',  // Zp
+            '\u{E000}',
+            '\u{F8FF}',
+            '\u{F0000}', // Co
+            '\u{0378}',
+            '\u{FFFF}',
+            '\u{10FFFF}', // Cn
+            '\u{FE0F}',
+            '\u{FE00}',
+            '\u{E0100}',
+            '\u{E01EF}', // variation selectors
+            '\u{3164}',
+            '\u{115F}', // Hangul fillers
+        ];
+        for c in hidden {
+            assert!(is_hidden(c), "U+{:04X} must be hidden", c as u32);
+            let s = format!("a{c}b");
+            assert_eq!(fq(&s), "\"ab\"", "U+{:04X}", c as u32);
+        }
+        for c in ['a', 'é', 'ß', '中', ' ', '\u{A0}', '😀', '-', '"'] {
+            assert!(!is_hidden(c), "U+{:04X} is visible", c as u32);
+        }
+    }
+
+    #[test]
+    fn comment_of_multibyte_characters_is_cut_in_bytes_on_a_char_boundary() {
+        // The bug: 255 *characters* of `é` (510 bytes) rendered, apply refused > 255 bytes.
+        let s = "é".repeat(200);
+        let c = safe_comment(&s);
+        assert!(c.len() <= MAX_VALUE_BYTES, "{}", c.len());
+        assert_eq!(c.len(), 254);
+        assert!(is_safe_comment(&c));
+        assert!(!is_safe_comment(&s));
+        let q = fq(&s);
+        assert_eq!(q.len(), 254 + 2);
+        // 4-byte characters: the cut never splits one.
+        let e = "😀".repeat(100);
+        assert_eq!(safe_comment(&e).len(), 252);
+        assert!(!is_safe_comment("a?b"));
+        assert!(!is_safe_comment("a\nb"));
+        assert!(is_safe_comment("blockops: manual - note"));
     }
 }

@@ -6,165 +6,24 @@
 //! member's place is chosen by a hash of its name in a binary trie whose leaves hold at most
 //! `max_group_members`. Adding a member changes only its own leaf unless that leaf overflows,
 //! in which case only that leaf is split — other members never move.
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
-use anyhow::{Context, anyhow, bail};
-use minijinja::{Environment, UndefinedBehavior, Value};
+use anyhow::{Context, bail};
 
 use crate::blocklist::indicator::{Indicator, v4_mask};
 use crate::config::{RenderConfig, Target};
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::gitops::{Source, read_text};
 use crate::workspace::{Effective, Workspace};
 
+use super::fields::Table;
 use super::model::{Address, AddressKind, Desired, Group};
 use super::naming::{object_name, placeholder_name};
 use super::quote;
+use super::writer::Script;
 
-/// Directory of the repository's templates.
-pub const TEMPLATE_DIR: &str = "templates/fortios";
-
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "objects.j2",
-        include_str!("../../templates/fortios/objects.j2"),
-    ),
-    ("full.j2", include_str!("../../templates/fortios/full.j2")),
-];
+pub use super::templates::{TEMPLATE_DIR, Templates, template_diag};
 
 /// Bits of the child-group slot space: at most 4096 child groups per family.
 const SLOT_BITS: u32 = 12;
-
-/// Template sources by file name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Templates {
-    sources: BTreeMap<String, String>,
-    /// Names that came from the repository (the rest are built in).
-    pub overridden: BTreeSet<String>,
-}
-
-impl Templates {
-    /// The built-in templates only.
-    pub fn builtin() -> Templates {
-        Templates {
-            sources: BUILTIN
-                .iter()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
-                .collect(),
-            overridden: BTreeSet::new(),
-        }
-    }
-
-    /// Built-ins, overridden / extended by `templates/fortios/*.j2` in `src`.
-    pub fn load(src: &dyn Source) -> Result<Templates, Diagnostics> {
-        let mut t = Templates::builtin();
-        let mut diags = Diagnostics::default();
-        let names = src.list(TEMPLATE_DIR).map_err(|e| {
-            Diagnostics::from(Diagnostic::error(TEMPLATE_DIR, 0, 0, format!("{e:#}")))
-        })?;
-        for name in names.into_iter().filter(|n| n.ends_with(".j2")) {
-            let path = format!("{TEMPLATE_DIR}/{name}");
-            match read_text(src, &path) {
-                Ok(Some(text)) => {
-                    t.sources.insert(name.clone(), text);
-                    t.overridden.insert(name);
-                }
-                Ok(None) => {}
-                Err(e) => diags.push(Diagnostic::error(&path, 0, 0, format!("{e:#}"))),
-            }
-        }
-        if let Err(e) = t.environment(&RenderConfig::default()) {
-            diags.push(template_diag(&e));
-        }
-        if diags.has_errors() {
-            Err(diags)
-        } else {
-            Ok(t)
-        }
-    }
-
-    /// A configured minijinja environment holding every template.
-    pub fn environment(&self, rc: &RenderConfig) -> Result<Environment<'static>, minijinja::Error> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()?;
-        env.set_syntax(syntax);
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.add_filter("fq", |s: String| quote::fq(&s));
-        let max_line = rc.max_line_length;
-        env.add_function("member_lines", move |members: Vec<String>| {
-            member_lines(&members, max_line)
-        });
-        for (name, src) in &self.sources {
-            env.add_template_owned(name.clone(), src.clone())?;
-        }
-        Ok(env)
-    }
-
-    /// Render template `name` with the desired state as context.
-    pub fn render(
-        &self,
-        name: &str,
-        desired: &Desired,
-        rc: &RenderConfig,
-        extra: Value,
-    ) -> anyhow::Result<String> {
-        let env = self
-            .environment(rc)
-            .map_err(|e| anyhow!(template_diag(&e).to_string()))?;
-        let tmpl = env
-            .get_template(name)
-            .map_err(|e| anyhow!(template_diag(&e).to_string()))?;
-        let ctx = minijinja::context! { ..Value::from(minijinja::value::Serde(desired)), ..extra };
-        let out = tmpl
-            .render(ctx)
-            .map_err(|e| anyhow!(template_diag(&e).to_string()))?;
-        Ok(out)
-    }
-}
-
-/// A template error as a positioned diagnostic.
-pub fn template_diag(e: &minijinja::Error) -> Diagnostic {
-    let file = e
-        .name()
-        .map(|n| format!("{TEMPLATE_DIR}/{n}"))
-        .unwrap_or_else(|| TEMPLATE_DIR.into());
-    let mut msg = e
-        .detail()
-        .map(|d| format!("{}: {d}", e.kind()))
-        .unwrap_or_else(|| e.kind().to_string());
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        msg.push_str(&format!(": {inner}"));
-        src = inner.source();
-    }
-    Diagnostic::error(&file, e.line().unwrap_or(0), 0, msg)
-}
-
-/// Quoted member names packed into lines of at most `max_line` characters, counting the
-/// longest verb (`append member `).
-pub fn member_lines(members: &[String], max_line: usize) -> Vec<String> {
-    let budget = max_line.saturating_sub("append member ".len()).max(90);
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for m in members {
-        let q = quote::fq_max(m, 255);
-        if !cur.is_empty() && cur.len() + 1 + q.len() > budget {
-            out.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(&q);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
 
 /// The comment on an address object: where it came from, deterministic.
 fn address_comment(b: &crate::workspace::Blocked<'_>) -> String {
@@ -188,7 +47,7 @@ fn address_comment(b: &crate::workspace::Blocked<'_>) -> String {
         c.push_str(" - ");
         c.push_str(note);
     }
-    quote::clean(&c).chars().take(255).collect()
+    quote::safe_comment(&c)
 }
 
 /// The desired state of `target` from the effective blocklist.
@@ -204,10 +63,25 @@ pub fn desired_with(
     target: &str,
     vdom: Option<String>,
 ) -> anyhow::Result<Desired> {
+    desired_except(rc, eff, target, vdom, &BTreeSet::new())
+}
+
+/// [`desired_with`] without the indicators whose object names are in `skip` (names a device
+/// holds for someone else: blockops cannot create its object there).
+pub fn desired_except(
+    rc: &RenderConfig,
+    eff: &Effective<'_>,
+    target: &str,
+    vdom: Option<String>,
+    skip: &BTreeSet<String>,
+) -> anyhow::Result<Desired> {
     let mut addresses = Vec::new();
     let mut addresses6 = Vec::new();
     for b in &eff.blocked {
         let name = object_name(&rc.prefix, b.value, rc.max_name_length);
+        if skip.contains(&name) {
+            continue;
+        }
         let comment = address_comment(b);
         let kind = match b.value {
             Indicator::V4(n) => AddressKind::Subnet {
@@ -378,88 +252,67 @@ pub fn script(ws: &Workspace, desired: &Desired, target: &Target) -> anyhow::Res
 /// templates, a native renderer produces the same bytes much faster (100 000 objects in a few
 /// milliseconds instead of most of a second); a test keeps the two identical.
 pub fn full_script(t: &Templates, desired: &Desired, rc: &RenderConfig) -> anyhow::Result<String> {
-    if t.overridden.contains("full.j2") || t.overridden.contains("objects.j2") {
-        t.render("full.j2", desired, rc, Value::UNDEFINED)
+    if t.is_customised() {
+        t.render("full.j2", desired, rc, minijinja::Value::UNDEFINED)
     } else {
         Ok(native_full(desired, rc))
     }
 }
 
-/// Native equivalent of the built-in `full.j2` + `objects.j2`.
+/// Native equivalent of the built-in `full.j2` + `objects.j2`, written with the same
+/// building blocks as the delta (`fortios::writer`).
 fn native_full(d: &Desired, rc: &RenderConfig) -> String {
-    use std::fmt::Write as _;
     let n = d.addresses.len() + d.addresses6.len();
-    let mut o = String::with_capacity(256 + n * 120);
-    if let Some(v) = &d.vdom {
-        let _ = write!(o, "config vdom\nedit {v}\n");
-    }
-    let color = |o: &mut String, c: u8| {
-        if c != 0 {
-            let _ = write!(o, "\n        set color {c}");
-        }
-    };
-    o.push_str("config firewall address");
+    let mut s = Script::with_capacity(256 + n * 170);
+    let vdom = d.vdom.as_deref();
+    s.open_wrappers(vdom, false);
+    s.open_table(Table::Address);
     for a in &d.addresses {
-        let _ = write!(o, "\n    edit {}", quote::fq(&a.name));
+        s.edit(&a.name);
         match &a.kind {
             AddressKind::Fqdn { fqdn } => {
-                let _ = write!(
-                    o,
-                    "\n        set type fqdn\n        set fqdn {}",
-                    quote::fq(fqdn)
-                );
+                s.set_raw("type", "fqdn");
+                s.set_raw("fqdn", &quote::fq(fqdn));
             }
-            AddressKind::Subnet { subnet } => {
-                let _ = write!(o, "\n        set subnet {subnet}");
-            }
-            AddressKind::Ip6 { ip6 } => {
-                // Not produced for `addresses`; rendered as the template would (`subnet` undefined).
-                let _ = write!(o, "\n        set subnet {ip6}");
-            }
+            AddressKind::Subnet { subnet } => s.set_raw("subnet", subnet),
+            // Not produced for `addresses`; rendered as the template would (`subnet` undefined).
+            AddressKind::Ip6 { ip6 } => s.set_raw("subnet", ip6),
         }
-        let _ = write!(o, "\n        set comment {}", quote::fq(&a.comment));
-        color(&mut o, a.color);
-        o.push_str("\n    next");
+        address_tail(&mut s, a);
     }
-    o.push_str("\nend\nconfig firewall address6");
+    s.end();
+    s.open_table(Table::Address6);
     for a in &d.addresses6 {
+        s.edit(&a.name);
         let ip6 = match &a.kind {
             AddressKind::Ip6 { ip6 } => ip6.as_str(),
             AddressKind::Subnet { subnet } => subnet.as_str(),
             AddressKind::Fqdn { fqdn } => fqdn.as_str(),
         };
-        let _ = write!(
-            o,
-            "\n    edit {}\n        set ip6 {ip6}\n        set comment {}",
-            quote::fq(&a.name),
-            quote::fq(&a.comment)
-        );
-        color(&mut o, a.color);
-        o.push_str("\n    next");
+        s.set_raw("ip6", ip6);
+        address_tail(&mut s, a);
     }
-    for (title, groups) in [("addrgrp", &d.groups), ("addrgrp6", &d.groups6)] {
-        let _ = write!(o, "\nend\nconfig firewall {title}");
+    s.end();
+    for (t, groups) in [(Table::Addrgrp, &d.groups), (Table::Addrgrp6, &d.groups6)] {
+        s.open_table(t);
         for g in groups {
-            let _ = write!(o, "\n    edit {}", quote::fq(&g.name));
-            for (i, line) in member_lines(&g.members, rc.max_line_length)
-                .iter()
-                .enumerate()
-            {
-                let verb = if i == 0 { "set" } else { "append" };
-                let _ = write!(o, "\n        {verb} member {line}");
-            }
-            let _ = write!(
-                o,
-                "\n        set comment {}\n    next",
-                quote::fq(&g.comment)
-            );
+            s.edit(&g.name);
+            s.members("set", &g.members, rc.max_line_length);
+            s.set_raw("comment", &quote::fq(&g.comment));
+            s.next();
         }
+        s.end();
     }
-    o.push_str("\nend\n");
-    if d.vdom.is_some() {
-        o.push_str("end\n");
+    s.close_wrappers(vdom, false);
+    s.into_string()
+}
+
+fn address_tail(s: &mut Script, a: &Address) {
+    s.set_raw("comment", &quote::fq(&a.comment));
+    if a.color != 0 {
+        s.set_raw("color", &a.color.to_string());
     }
-    o
+    s.next();
 }
 
 /// External threat-feed files: (IP/network list, domain list), one per line.
@@ -488,6 +341,7 @@ mod tests {
     use super::*;
     use crate::blocklist::{BlocklistFile, Entry};
     use crate::config::Config;
+    use std::collections::BTreeMap;
 
     fn ws_with(values: &[String], cfg: Config) -> Workspace {
         let mut f = BlocklistFile::empty("blocklists/cybereason.yaml");
@@ -615,21 +469,15 @@ mod tests {
             let eff = ws.effective(crate::blocklist::today());
             let d = desired_with(&ws.config.render, &eff, "fw", vdom).unwrap();
             let via_template = t
-                .render("full.j2", &d, &ws.config.render, Value::UNDEFINED)
+                .render(
+                    "full.j2",
+                    &d,
+                    &ws.config.render,
+                    minijinja::Value::UNDEFINED,
+                )
                 .unwrap();
             assert_eq!(native_full(&d, &ws.config.render), via_template);
         }
-    }
-
-    #[test]
-    fn member_lines_respect_the_length_bound() {
-        let members: Vec<String> = (0..500).map(|i| format!("bo-203.0.113.{i}")).collect();
-        let lines = member_lines(&members, 400);
-        assert!(lines.len() > 1);
-        for l in &lines {
-            assert!(format!("append member {l}").len() <= 400, "{}", l.len());
-        }
-        assert_eq!(lines.join(" ").matches('"').count(), 1000);
     }
 
     #[test]

@@ -1,24 +1,33 @@
 //! The minimal FortiOS CLI script that turns the current managed state into the desired one.
 //!
-//! Order matters for safety: new and changed addresses first, then groups (children before the
-//! parent, `append` before `unselect` so no group is ever empty), then retired groups, and only
-//! then the retired addresses, which by then no managed group references. The text is a pure
-//! function of (current state, desired state, options), so `apply` can recompute and compare it.
-use std::collections::BTreeSet;
+//! Both states are [`State`]s of the same model: the desired one parsed from the rendered full
+//! script, the current one from the device's `show` output. So every field a template sets is
+//! created, changed and removed here like the built-in ones, and the lines are written with the
+//! same building blocks as the full script (`fortios::writer`): creating a target from nothing
+//! gives exactly the rendered full script (a test keeps it so).
+//!
+//! Order matters for safety: new and changed addresses first, then groups (members before the
+//! groups that contain them, `append` before `unselect` so no group is ever empty), then retired
+//! groups, and only then the retired addresses, which by then no managed group references. The
+//! text is a pure function of (current state, desired state, options), so `apply` can recompute
+//! and compare it.
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::fortios::device::State;
-use crate::fortios::model::{Address, AddressKind, Desired, Group};
-use crate::fortios::quote::fq;
+use crate::fortios::fields::{self, FieldRules, Table};
+use crate::fortios::model::{Object, State};
+use crate::fortios::writer::{self, Script};
 
 /// Settings that shape the script.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeltaOptions {
-    /// Longest `append`/`unselect`/`set member` line, indentation included.
+    /// Longest `set`/`append`/`unselect member` line, indentation included.
     pub max_line_length: usize,
     /// Wrap in `config vdom` / `edit <vdom>` / `end`.
     pub vdom: Option<String>,
     /// Wrap in `execute config-transaction start` / `commit`.
     pub transaction: bool,
+    /// The field allow-list (order and quoting of fields).
+    pub fields: FieldRules,
 }
 
 /// Counts of the objects a delta touches.
@@ -43,235 +52,180 @@ pub struct Delta {
     pub counts: Counts,
 }
 
-#[derive(Default)]
-struct Out {
-    lines: Vec<String>,
-}
-
-impl Out {
-    fn push(&mut self, depth: usize, s: impl AsRef<str>) {
-        self.lines
-            .push(format!("{}{}", "    ".repeat(depth), s.as_ref()));
-    }
-}
-
-/// Compute the delta from `current` to `desired`.
-pub fn compute(current: &State, desired: &Desired, o: &DeltaOptions) -> Delta {
-    let want = State::from_desired(desired);
+/// Compute the delta from `current` to `desired` (managed objects only; `others` of either
+/// state are never touched).
+pub fn compute(current: &State, desired: &State, o: &DeltaOptions) -> Delta {
     let mut counts = Counts::default();
-    let mut body = Out::default();
+    let mut body = Script::default();
 
     // 1. Create / modify addresses.
-    for (table, cur, des) in [
-        ("address", &current.addresses, &desired.addresses),
-        ("address6", &current.addresses6, &desired.addresses6),
-    ] {
-        let mut block = Out::default();
-        for a in des.iter() {
-            match cur.get(&a.name) {
+    for t in [Table::Address, Table::Address6] {
+        let cur = current.table(t);
+        let mut block = Script::default();
+        for (name, want) in desired.table(t) {
+            match cur.get(name) {
                 None => {
                     counts.adds += 1;
-                    address_lines(&mut block, None, a);
+                    entry(&mut block, t, name, None, want, o);
                 }
-                Some(c) if c != a => {
+                Some(have) if have != want => {
                     counts.modifies += 1;
-                    address_lines(&mut block, Some(c), a);
+                    entry(&mut block, t, name, Some(have), want, o);
                 }
                 _ => {}
             }
         }
-        wrap(&mut body, table, block);
+        table_block(&mut body, t, block);
     }
 
-    // 2. Groups: edits in desired order (children first), then retired managed groups.
-    for (table, cur, des, want_map) in [
-        ("addrgrp", &current.groups, &desired.groups, &want.groups),
-        (
-            "addrgrp6",
-            &current.groups6,
-            &desired.groups6,
-            &want.groups6,
-        ),
-    ] {
-        let mut block = Out::default();
-        for g in des.iter() {
-            match cur.get(&g.name) {
+    // 2. Groups: members before the groups that hold them, then retired managed groups.
+    for t in [Table::Addrgrp, Table::Addrgrp6] {
+        let cur = current.table(t);
+        let want_map = desired.table(t);
+        let mut block = Script::default();
+        for name in group_order(want_map) {
+            let want = &want_map[name];
+            match cur.get(name) {
                 None => {
                     counts.adds += 1;
-                    group_lines(&mut block, None, g, o.max_line_length);
+                    entry(&mut block, t, name, None, want, o);
                 }
-                Some(c) if c != g => {
+                Some(have) if have != want => {
                     counts.modifies += 1;
-                    group_lines(&mut block, Some(c), g, o.max_line_length);
+                    entry(&mut block, t, name, Some(have), want, o);
                 }
                 _ => {}
             }
         }
         for name in cur.keys().filter(|n| !want_map.contains_key(*n)) {
             counts.removes += 1;
-            block.push(1, format!("delete {}", fq(name)));
+            block.delete(name);
         }
-        wrap(&mut body, table, block);
+        table_block(&mut body, t, block);
     }
 
     // 3. Retired addresses, now unreferenced by managed groups.
-    for (table, cur, want_map) in [
-        ("address", &current.addresses, &want.addresses),
-        ("address6", &current.addresses6, &want.addresses6),
-    ] {
-        let mut block = Out::default();
-        for name in cur.keys().filter(|n| !want_map.contains_key(*n)) {
+    for t in [Table::Address, Table::Address6] {
+        let want_map = desired.table(t);
+        let mut block = Script::default();
+        for name in current
+            .table(t)
+            .keys()
+            .filter(|n| !want_map.contains_key(*n))
+        {
             counts.removes += 1;
-            block.push(1, format!("delete {}", fq(name)));
+            block.delete(name);
         }
-        wrap(&mut body, table, block);
+        table_block(&mut body, t, block);
     }
 
-    if body.lines.is_empty() {
-        return Delta {
-            script: String::new(),
-            counts,
-        };
+    Delta {
+        script: writer::wrap(body, o.vdom.as_deref(), o.transaction),
+        counts,
     }
-    let mut lines = Vec::new();
-    if o.transaction {
-        lines.push("execute config-transaction start".to_string());
-    }
-    if let Some(v) = &o.vdom {
-        lines.push("config vdom".to_string());
-        lines.push(format!("edit {v}"));
-    }
-    lines.extend(body.lines);
-    if o.vdom.is_some() {
-        lines.push("end".to_string());
-    }
-    if o.transaction {
-        lines.push("execute config-transaction commit".to_string());
-    }
-    let mut script = lines.join("\n");
-    script.push('\n');
-    Delta { script, counts }
 }
 
-fn wrap(body: &mut Out, table: &str, block: Out) {
-    if block.lines.is_empty() {
+fn table_block(body: &mut Script, t: Table, block: Script) {
+    if block.is_empty() {
         return;
     }
-    body.push(0, format!("config firewall {table}"));
-    body.lines.extend(block.lines);
-    body.push(0, "end");
+    body.open_table(t);
+    body.extend(block);
+    body.end();
 }
 
-fn kind_name(k: &AddressKind) -> &'static str {
-    match k {
-        AddressKind::Subnet { .. } => "ipmask",
-        AddressKind::Fqdn { .. } => "fqdn",
-        AddressKind::Ip6 { .. } => "ipprefix",
-    }
-}
-
-fn value_line(k: &AddressKind) -> String {
-    match k {
-        AddressKind::Subnet { subnet } => format!("set subnet {subnet}"),
-        AddressKind::Fqdn { fqdn: f } => format!("set fqdn {}", fq(f)),
-        AddressKind::Ip6 { ip6 } => format!("set ip6 {ip6}"),
-    }
-}
-
-/// Value of a kind that cannot be a real value (parsed from an unsupported `type`).
-fn is_foreign(k: &AddressKind) -> bool {
-    match k {
-        AddressKind::Subnet { subnet: v } | AddressKind::Ip6 { ip6: v } => v.starts_with('('),
-        AddressKind::Fqdn { .. } => false,
-    }
-}
-
-fn address_lines(out: &mut Out, cur: Option<&Address>, a: &Address) {
-    out.push(1, format!("edit {}", fq(&a.name)));
-    let type_differs = match cur {
-        None => !matches!(a.kind, AddressKind::Subnet { .. } | AddressKind::Ip6 { .. }),
-        Some(c) => kind_name(&c.kind) != kind_name(&a.kind) || is_foreign(&c.kind),
-    };
-    if type_differs {
-        out.push(2, format!("set type {}", kind_name(&a.kind)));
-    }
-    if cur.is_none_or(|c| c.kind != a.kind) {
-        out.push(2, value_line(&a.kind));
-    }
-    let cur_comment = cur.map_or("", |c| c.comment.as_str());
-    if cur_comment != a.comment {
-        if a.comment.is_empty() {
-            out.push(2, "unset comment");
-        } else {
-            out.push(2, format!("set comment {}", fq(&a.comment)));
+/// Groups in an order where every group comes after the groups it contains (child groups
+/// before their parent), by name within a level.
+fn group_order(groups: &BTreeMap<String, Object>) -> Vec<&String> {
+    fn depth<'a>(
+        name: &'a str,
+        groups: &'a BTreeMap<String, Object>,
+        memo: &mut BTreeMap<&'a str, usize>,
+        seen: &mut BTreeSet<&'a str>,
+    ) -> usize {
+        if let Some(d) = memo.get(name) {
+            return *d;
         }
-    }
-    let cur_color = cur.map_or(0, |c| c.color);
-    if cur_color != a.color {
-        if a.color == 0 {
-            out.push(2, "unset color");
-        } else {
-            out.push(2, format!("set color {}", a.color));
+        // A cycle cannot exist on a device (FortiOS refuses it); guard anyway.
+        if !seen.insert(name) {
+            return 0;
         }
+        let d = groups.get(name).map_or(0, |g| {
+            g.members()
+                .iter()
+                .filter_map(|m| groups.get_key_value(m.as_str()).map(|(k, _)| k.as_str()))
+                .map(|m| 1 + depth(m, groups, memo, seen))
+                .max()
+                .unwrap_or(0)
+        });
+        memo.insert(name, d);
+        d
     }
-    out.push(1, "next");
+    let mut memo = BTreeMap::new();
+    let mut v: Vec<(usize, &String)> = groups
+        .keys()
+        .map(|n| (depth(n, groups, &mut memo, &mut BTreeSet::new()), n))
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, n)| n).collect()
 }
 
-/// `<verb> member "a" "b" …` lines of at most `max` characters (at least one name per line).
-pub fn member_lines(depth: usize, verb: &str, names: &[&str], max: usize) -> Vec<String> {
-    let head = format!("{}{verb} member", "    ".repeat(depth));
-    let mut out = Vec::new();
-    let mut line = head.clone();
-    for n in names {
-        let q = fq(n);
-        if line.len() > head.len() && line.len() + 1 + q.len() > max {
-            out.push(std::mem::replace(&mut line, head.clone()));
+/// One `edit` block: every field of a new object, or what changed on an existing one.
+fn entry(
+    out: &mut Script,
+    t: Table,
+    name: &str,
+    cur: Option<&Object>,
+    want: &Object,
+    o: &DeltaOptions,
+) {
+    let rules = &o.fields;
+    out.edit(name);
+    let ty = fields::object_type(t, &want.fields).to_string();
+    // The type decides which value fields exist, so it comes first; it is always written
+    // explicitly (never `unset`, which on an FQDN object would leave the match-all default
+    // subnet behind).
+    if let Some(c) = cur
+        && fields::object_type(t, &c.fields) != ty
+    {
+        out.set("type", rules.style(t, "type"), std::slice::from_ref(&ty));
+    }
+    let mut names: Vec<&str> = want.fields.keys().map(String::as_str).collect();
+    if let Some(c) = cur {
+        names.extend(c.fields.keys().map(String::as_str));
+    }
+    names.sort_by_key(|f| (rules.order(t, f), *f));
+    names.dedup();
+    for f in names {
+        if f == "type" && cur.is_some() {
+            continue;
         }
-        line.push(' ');
-        line.push_str(&q);
-    }
-    if line.len() > head.len() {
-        out.push(line);
-    }
-    out
-}
-
-fn group_lines(out: &mut Out, cur: Option<&Group>, g: &Group, max: usize) {
-    out.push(1, format!("edit {}", fq(&g.name)));
-    match cur {
-        None => {
-            let names: Vec<&str> = g.members.iter().map(String::as_str).collect();
-            let mut lines = member_lines(2, "append", &names, max).into_iter();
-            // The first line sets the list (a new group has none), the rest append to it.
-            if let Some(first) = lines.next() {
-                out.lines
-                    .push(first.replacen("append member", "set member", 1));
+        let have = cur.and_then(|c| c.fields.get(f));
+        match (want.fields.get(f), have) {
+            (Some(w), Some(h)) if w == h => {}
+            (Some(w), Some(h)) if f == "member" => {
+                let h: BTreeSet<&String> = h.iter().collect();
+                let ws: BTreeSet<&String> = w.iter().collect();
+                let add: Vec<&String> = ws.difference(&h).copied().collect();
+                let rem: Vec<&String> = h.difference(&ws).copied().collect();
+                out.members("append", &add, o.max_line_length);
+                out.members("unselect", &rem, o.max_line_length);
             }
-            out.lines.extend(lines);
-        }
-        Some(c) => {
-            let have: BTreeSet<&str> = c.members.iter().map(String::as_str).collect();
-            let want: BTreeSet<&str> = g.members.iter().map(String::as_str).collect();
-            let add: Vec<&str> = want.difference(&have).copied().collect();
-            let rem: Vec<&str> = have.difference(&want).copied().collect();
-            out.lines.extend(member_lines(2, "append", &add, max));
-            out.lines.extend(member_lines(2, "unselect", &rem, max));
+            (Some(w), _) if f == "member" => out.members("set", w, o.max_line_length),
+            (Some(w), _) => out.set(f, rules.style(t, f), w),
+            // Only fields of the object's (new) type can be unset; the others vanished with
+            // the type change.
+            (None, Some(_)) if fields::applies(t, f, &ty) && rules.can_unset(t, f) => out.unset(f),
+            (None, _) => {}
         }
     }
-    let cur_comment = cur.map_or("", |c| c.comment.as_str());
-    if cur_comment != g.comment {
-        if g.comment.is_empty() {
-            out.push(2, "unset comment");
-        } else {
-            out.push(2, format!("set comment {}", fq(&g.comment)));
-        }
-    }
-    out.push(1, "next");
+    out.next();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fortios::model::{Address, AddressKind, Desired, Group};
 
     fn addr(n: &str) -> Address {
         Address {
@@ -284,13 +238,13 @@ mod tests {
         }
     }
 
-    fn desired(ips: &[&str]) -> Desired {
+    fn desired(ips: &[&str]) -> State {
         let addresses: Vec<Address> = ips.iter().map(|i| addr(i)).collect();
         let mut members: Vec<String> = addresses.iter().map(|a| a.name.clone()).collect();
         if members.is_empty() {
             members.push("bo-placeholder".into());
         }
-        Desired {
+        State::from_desired(&Desired {
             target: "fw".into(),
             vdom: None,
             prefix: "bo-".into(),
@@ -303,22 +257,28 @@ mod tests {
             }],
             groups6: vec![],
             group_names: ["blockops-v4".into(), "blockops-v6".into()],
-        }
+        })
     }
 
     fn opts() -> DeltaOptions {
         DeltaOptions {
             max_line_length: 120,
-            vdom: None,
-            transaction: false,
+            ..DeltaOptions::default()
         }
+    }
+
+    fn set(st: &mut State, t: Table, name: &str, field: &str, v: &[&str]) {
+        st.table_mut(t)
+            .get_mut(name)
+            .unwrap()
+            .fields
+            .insert(field.into(), v.iter().map(|s| s.to_string()).collect());
     }
 
     #[test]
     fn same_state_gives_empty_script() {
         let d = desired(&["192.0.2.1", "192.0.2.2"]);
-        let cur = State::from_desired(&d);
-        let delta = compute(&cur, &d, &opts());
+        let delta = compute(&d.clone(), &d, &opts());
         assert_eq!(delta.script, "");
         assert_eq!(delta.counts, Counts::default());
     }
@@ -327,10 +287,7 @@ mod tests {
     fn first_apply_creates_addresses_then_group() {
         let d = desired(&["192.0.2.1"]);
         let delta = compute(&State::default(), &d, &opts());
-        assert_eq!(
-            delta.script,
-            "config firewall address\n    edit \"bo-192.0.2.1\"\n        set subnet 192.0.2.1 255.255.255.255\n        set comment \"blockops\"\n    next\nend\nconfig firewall addrgrp\n    edit \"blockops-v4\"\n        set member \"bo-192.0.2.1\"\n        set comment \"managed\"\n    next\nend\n"
-        );
+        insta::assert_snapshot!("delta_first_apply", delta.script);
         assert_eq!(
             delta.counts,
             Counts {
@@ -345,7 +302,8 @@ mod tests {
     fn one_swap_appends_before_unselect_and_deletes_last() {
         let old = desired(&["192.0.2.1", "192.0.2.2"]);
         let new = desired(&["192.0.2.1", "192.0.2.3"]);
-        let delta = compute(&State::from_desired(&old), &new, &opts());
+        let delta = compute(&old, &new, &opts());
+        insta::assert_snapshot!("delta_one_swap", delta.script);
         let lines: Vec<&str> = delta.script.lines().map(str::trim).collect();
         let pos = |s: &str| lines.iter().position(|l| *l == s).unwrap();
         assert!(pos("append member \"bo-192.0.2.3\"") < pos("unselect member \"bo-192.0.2.2\""));
@@ -359,18 +317,77 @@ mod tests {
                 modifies: 1
             }
         );
-        assert!(lines.len() < 16, "{}", delta.script);
     }
 
     #[test]
-    fn member_lines_are_bounded() {
-        let names: Vec<String> = (0..100).map(|i| format!("bo-198.51.100.{i}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let lines = member_lines(2, "append", &refs, 120);
-        assert!(lines.len() > 5);
-        assert!(lines.iter().all(|l| l.len() <= 120), "{lines:?}");
-        let back: usize = lines.iter().map(|l| l.matches('"').count() / 2).sum();
-        assert_eq!(back, 100);
+    fn changed_fields_only_and_unset_of_removed_ones() {
+        let want = desired(&["192.0.2.1"]);
+        let mut have = want.clone();
+        // By hand on the device: another colour and an FQDN where a subnet belongs.
+        set(&mut have, Table::Address, "bo-192.0.2.1", "color", &["6"]);
+        set(
+            &mut have,
+            Table::Addrgrp,
+            "blockops-v4",
+            "comment",
+            &["hand"],
+        );
+        let mut want2 = want.clone();
+        set(&mut want2, Table::Address, "bo-192.0.2.1", "color", &["13"]);
+        let delta = compute(&have, &want2, &opts());
+        insta::assert_snapshot!("delta_changed_fields", delta.script);
+        let delta = compute(&have, &want, &opts());
+        assert!(
+            delta.script.contains("        unset color\n"),
+            "{}",
+            delta.script
+        );
+    }
+
+    #[test]
+    fn a_type_change_is_written_first_and_never_unset() {
+        let want = desired(&["192.0.2.1"]);
+        let mut have = want.clone();
+        let o = have
+            .table_mut(Table::Address)
+            .get_mut("bo-192.0.2.1")
+            .unwrap();
+        o.fields.remove("subnet");
+        o.fields.insert("type".into(), vec!["fqdn".into()]);
+        o.fields.insert("fqdn".into(), vec!["x.example".into()]);
+        let delta = compute(&have, &want, &opts());
+        insta::assert_snapshot!("delta_type_change", delta.script);
+        assert!(!delta.script.contains("unset"), "{}", delta.script);
+    }
+
+    #[test]
+    fn child_groups_before_the_parent() {
+        let mut d = desired(&["192.0.2.1", "192.0.2.2"]);
+        let grp = d.table_mut(Table::Addrgrp);
+        let mut parent = grp.remove("blockops-v4").unwrap();
+        let child = parent.clone();
+        parent
+            .fields
+            .insert("member".into(), vec!["blockops-v4-000".into()]);
+        grp.insert("blockops-v4".into(), parent);
+        grp.insert("blockops-v4-000".into(), child);
+        let s = compute(&State::default(), &d, &opts()).script;
+        let child_at = s.find("edit \"blockops-v4-000\"").unwrap();
+        let parent_at = s.find("edit \"blockops-v4\"\n").unwrap();
+        assert!(child_at < parent_at, "{s}");
+    }
+
+    #[test]
+    fn member_lines_are_bounded_indentation_included() {
+        let ips: Vec<String> = (0..100).map(|i| format!("198.51.100.{i}")).collect();
+        let refs: Vec<&str> = ips.iter().map(String::as_str).collect();
+        let old = desired(&refs[..50]);
+        let new = desired(&refs[50..]);
+        for (from, to) in [(&State::default(), &new), (&old, &new)] {
+            let s = compute(from, to, &opts()).script;
+            assert!(s.lines().all(|l| l.len() <= 120), "{s}");
+            assert!(s.lines().filter(|l| l.contains(" member ")).count() > 5);
+        }
     }
 
     #[test]
@@ -382,6 +399,7 @@ mod tests {
             ..opts()
         };
         let s = compute(&State::default(), &d, &o).script;
+        insta::assert_snapshot!("delta_vdom_transaction", s);
         assert!(s.starts_with(
             "execute config-transaction start\nconfig vdom\nedit root\nconfig firewall address\n"
         ));

@@ -2,8 +2,10 @@
 //! the error patterns; a failure inside an `edit` sends `abort` — never `next`, which would
 //! save a half-configured object such as a `0.0.0.0 0.0.0.0` address — then leaves every open
 //! block with `end` (and aborts the transaction), and reports exactly what was applied.
-use crate::fortios::device::{find_error, words};
+use crate::fortios::device::find_error;
+use crate::fortios::parse::words;
 use crate::fortios::ssh::Session;
+use crate::fortios::writer::{ABORT, END, TX_ABORT};
 
 /// What happened to a script.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,8 +135,8 @@ pub async fn push_with_progress(
 
 async fn cleanup(s: &mut Session, r: &mut PushReport, inside_entry: bool, in_transaction: bool) {
     if inside_entry {
-        r.cleanup.push("abort".into());
-        if s.cmd("abort").await.is_err() {
+        r.cleanup.push(ABORT.into());
+        if s.cmd(ABORT).await.is_err() {
             return;
         }
     }
@@ -143,13 +145,13 @@ async fn cleanup(s: &mut Session, r: &mut PushReport, inside_entry: bool, in_tra
         if s.at_top() {
             break;
         }
-        r.cleanup.push("end".into());
-        if s.cmd("end").await.is_err() {
+        r.cleanup.push(END.into());
+        if s.cmd(END).await.is_err() {
             return;
         }
     }
     if in_transaction {
-        r.cleanup.push("execute config-transaction abort".into());
-        let _ = s.cmd("execute config-transaction abort").await;
+        r.cleanup.push(TX_ABORT.into());
+        let _ = s.cmd(TX_ABORT).await;
     }
 }

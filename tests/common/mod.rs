@@ -11,10 +11,18 @@ pub struct TempRepo {
     pub dir: tempfile::TempDir,
 }
 
+/// The files every repository must have (an empty list is `entries: []`).
+pub const EMPTY_FILES: &[&str] = &[
+    "blocklists/cybereason.yaml",
+    "blocklists/manual.yaml",
+    "blocklists/allowlist.yaml",
+];
+
 pub const CONFIG: &str = "render:\n  prefix: bo-\ntargets:\n  - name: fw1\n    host: 127.0.0.1\n    password: {env: FW1_PASSWORD}\n";
 
 impl TempRepo {
-    /// An initialised repository (branch `main`) with a config and no commits.
+    /// An initialised repository (branch `main`) with a config, the three configured files
+    /// as empty lists (`entries: []`; a missing one is an error) and no commits.
     pub fn new() -> TempRepo {
         let dir = tempfile::tempdir().expect("tempdir");
         let r = TempRepo { dir };
@@ -23,6 +31,9 @@ impl TempRepo {
         r.git(&["config", "user.email", "test@example.com"]);
         r.git(&["config", "commit.gpgsign", "false"]);
         r.write("blockops.yaml", CONFIG);
+        for f in EMPTY_FILES {
+            r.write(f, "entries: []\n");
+        }
         r
     }
 

@@ -19,6 +19,8 @@ pub struct Sim {
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
+    /// Device locks of `apply` (outside the repository, one set per test).
+    pub locks: tempfile::TempDir,
     pub rt: tokio::runtime::Runtime,
     pub sims: Vec<(String, SimHandle)>,
     /// Extra YAML lines added to every target.
@@ -68,7 +70,10 @@ impl Harness {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut started = Vec::new();
-        for (name, o) in sims {
+        for (name, mut o) in sims {
+            // These tests count every address and assert none matches everything, so they
+            // start without FortiOS' factory objects (`all`, `none`, …).
+            o.default_objects = false;
             let h = rt.block_on(FortiSim::start(o)).unwrap();
             started.push((name.to_string(), h));
         }
@@ -83,9 +88,15 @@ impl Harness {
             "plans/\nknown_hosts\n*.log\n*.conf\n",
         )
         .unwrap();
+        // Every configured file must exist (an empty list is `entries: []`).
+        std::fs::create_dir_all(dir.path().join("blocklists")).unwrap();
+        for f in ["cybereason.yaml", "manual.yaml", "allowlist.yaml"] {
+            std::fs::write(dir.path().join("blocklists").join(f), "entries: []\n").unwrap();
+        }
         git(dir.path(), &["init", "-q", "-b", "main"]);
         let h = Harness {
             dir,
+            locks: tempfile::tempdir().unwrap(),
             rt,
             sims: started,
             target_extra: String::new(),
@@ -123,7 +134,12 @@ impl Harness {
     pub fn set_blocklist(&self, values: &[String]) {
         let mut v: Vec<&String> = values.iter().collect();
         v.sort();
-        let mut y = String::from("entries:\n");
+        // An empty list is `entries: []` (`entries:` alone is an error).
+        let mut y = String::from(if v.is_empty() {
+            "entries: []\n"
+        } else {
+            "entries:\n"
+        });
         for value in v {
             let ty = if value.contains(':') {
                 if value.contains('/') {
@@ -169,6 +185,7 @@ impl Harness {
         c.current_dir(self.path())
             .env(PASSWORD_ENV, PASSWORD)
             .env("BLOCKOPS_TODAY", TODAY)
+            .env("BLOCKOPS_LOCK_DIR", self.locks.path())
             .env_remove("BLOCKOPS_CONFIG")
             .env_remove("BLOCKOPS_REPO")
             .timeout(std::time::Duration::from_secs(120));
@@ -198,6 +215,42 @@ impl Harness {
 
     pub fn state(&self, i: usize) -> DeviceState {
         self.sim(i).state()
+    }
+
+    /// The `blockops` binary as a plain process with the harness environment (for runs that
+    /// must overlap).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("blockops"))
+            .args(args)
+            .current_dir(self.path())
+            .env(PASSWORD_ENV, PASSWORD)
+            .env("BLOCKOPS_TODAY", TODAY)
+            .env("BLOCKOPS_LOCK_DIR", self.locks.path())
+            .env_remove("BLOCKOPS_CONFIG")
+            .env_remove("BLOCKOPS_REPO")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("blockops starts")
+    }
+
+    /// Hold the device lock of simulator `i`'s target the way `apply` takes it.
+    pub fn hold_lock(&self, i: usize) -> blockops::plan::lock::DeviceLock {
+        let t: blockops::config::Target = serde_yaml::from_str(&format!(
+            "name: x\nhost: 127.0.0.1\nport: {}\npassword: {{env: X}}\n",
+            self.sim(i).addr.port()
+        ))
+        .unwrap();
+        let path = blockops::plan::lock::lock_path(self.locks.path(), &t);
+        self.rt
+            .block_on(blockops::plan::lock::acquire(
+                &path,
+                std::time::Duration::ZERO,
+                "held by the test",
+                |_| {},
+            ))
+            .unwrap()
     }
 }
 

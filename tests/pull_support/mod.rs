@@ -91,6 +91,9 @@ pub fn config(url: &str, extra: &str) -> String {
 }
 
 /// A committed repository using `sim`; `pulled` is the initial pulled file, if any.
+/// The pulled file before the first pull (every configured file must exist).
+pub const EMPTY_PULLED: &str = "entries: []\n";
+
 pub fn setup_with(sim: SimHandle, extra: &str, pulled: Option<&str>) -> Env {
     let url = sim.url();
     setup_url(sim, &url, extra, pulled)
@@ -109,16 +112,19 @@ pub fn setup_url(sim: SimHandle, url: &str, extra: &str, pulled: Option<&str>) -
         "entries:\n- value: example.com\n",
     )
     .unwrap();
-    if let Some(text) = pulled {
-        std::fs::write(p.join("blocklists/cybereason.yaml"), text).unwrap();
-    }
+    // Every configured file must exist: a first pull starts from `entries: []`.
+    std::fs::write(
+        p.join("blocklists/cybereason.yaml"),
+        pulled.unwrap_or(EMPTY_PULLED),
+    )
+    .unwrap();
     git(p, &["init", "-q", "-b", "main"]);
     git(p, &["add", "-A"]);
     git(p, &["commit", "-q", "-m", "initial"]);
     Env { dir, home, sim }
 }
 
-/// [`setup_with`] the default adjustments and no pulled file.
+/// [`setup_with`] the default adjustments and an empty pulled file.
 pub fn setup(fixture: &str) -> Env {
     setup_with(sim(fixture, |_| {}), "", None)
 }

@@ -38,7 +38,7 @@ def main() -> int:
         username=user,
         password=password,
         fast_cli=False,
-        conn_timeout=10,
+        conn_timeout=30,
         allow_agent=False,
         use_keys=False,
     )

@@ -1,8 +1,11 @@
 //! The simulated FortiOS error catalogue: one table of message texts and return codes.
 //!
-//! FortiOS reports failures as text followed by `Command fail. Return code N` (research §5).
-//! Texts marked [U] in the research are plausible inventions; keeping them in one table makes
-//! them easy to correct when a real device says otherwise.
+//! FortiOS reports failures as text followed by `Command fail. Return code N`
+//! (ansible-galaxy-fortios-collection issue #381 shows `Command fail. Return code -672`;
+//! ansible/ansible issue #68497 the `<code>: <command>` lines of `diagnose debug cli 8`).
+//! Texts nobody has published are plausible inventions (marked [U] here and in
+//! docs/fortigate-sim.md); keeping them in one table makes them easy to correct when a real
+//! device says otherwise.
 
 /// Kinds of failure the simulator reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,14 @@ pub enum ErrorKind {
     NotAllowed,
     /// Setting that cannot change inside `execute config-transaction` (console).
     NotInTransaction,
+    /// The administrator may read but not write this (access profile `read`).
+    PermissionDenied,
+    /// The administrator's profile has no access to this permission group.
+    NoAccess,
+    /// The object is locked by another session's `execute config-transaction`.
+    Locked,
+    /// A factory object FortiOS keeps read-only (`FABRIC_DEVICE`).
+    ReadOnlyEntry,
 }
 
 /// One row of the catalogue: message lines (`{tok}` and `{n}` are substituted) and the code.
@@ -42,7 +53,9 @@ pub struct Row {
     pub code: i32,
 }
 
-/// The catalogue. Codes -61, -3, -4, -160 follow research §5; the rest are [U].
+/// The catalogue. -61 for mistyped commands is documented by scrapli_community's FortiOS
+/// driver (`sync_driver.py`) and netmiko issue #3353; -3/-4/-160 by third-party lab notes; the
+/// texts and the other codes are [U].
 pub const CATALOGUE: &[Row] = &[
     Row {
         kind: ErrorKind::CommandParse,
@@ -112,6 +125,30 @@ pub const CATALOGUE: &[Row] = &[
         kind: ErrorKind::NotInTransaction,
         lines: &["'{tok}' cannot be configured in a config transaction"],
         code: -1,
+    },
+    // -37 / -14: the two permission codes of the hfortix-fortios error table
+    // (hfortix_core/exceptions.py); that the CLI prints their descriptions is [U].
+    Row {
+        kind: ErrorKind::PermissionDenied,
+        lines: &["Permission denied"],
+        code: -37,
+    },
+    Row {
+        kind: ErrorKind::NoAccess,
+        lines: &["Permission denied. Insufficient privileges"],
+        code: -14,
+    },
+    // Workspace mode shows "a warning message" for an object locked by another transaction
+    // (FortiOS admin guide "Workspace mode"); its text and code are [U].
+    Row {
+        kind: ErrorKind::Locked,
+        lines: &["'{tok}' is being configured in another config transaction"],
+        code: -160,
+    },
+    Row {
+        kind: ErrorKind::ReadOnlyEntry,
+        lines: &["'{tok}' is a read-only entry"],
+        code: -37,
     },
 ];
 
@@ -230,6 +267,10 @@ mod tests {
             EntryNotFound,
             NotAllowed,
             NotInTransaction,
+            PermissionDenied,
+            NoAccess,
+            Locked,
+            ReadOnlyEntry,
         ] {
             assert!(row(k).is_some(), "{k:?} has no catalogue row");
         }

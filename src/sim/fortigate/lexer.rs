@@ -1,6 +1,6 @@
 //! FortiOS command-line tokenizer and the quoting rules used when printing values back.
 //!
-//! Rules (research §3): whitespace separates words; inside `"..."` the escapes `\"`, `\'` and
+//! Rules (batfish's `FortiosLexer.g4`, built from real configurations): whitespace separates words; inside `"..."` the escapes `\"`, `\'` and
 //! `\\` apply; `'...'` takes no escapes; outside quotes a backslash escapes the next character.
 //! A bare `|` word separates a command from a pipe (`| grep ...`).
 

@@ -1,20 +1,32 @@
-//! A FortiGate (FortiOS 7.x CLI over SSH) simulator for tests, the demo and users' CI.
+//! A FortiGate (FortiOS 7.x CLI over SSH) simulator for tests, the demo and users' CI: an
+//! independent witness of what a real unit does to a pushing client.
 //!
-//! Faithful to `research/fortios-cli.md` §9 where it matters to a pushing client: prompts and
-//! scope stack, the firewall address/group tables with FortiOS's checks and error texts,
-//! console paging, single and multi-VDOM, and the key exchanges paramiko-based tools need.
-//! Start it in-process with [`FortiSim::start`] or as `blockops sim fortigate`.
+//! It plays prompts and the scope stack, the firewall address/group/policy tables with
+//! FortiOS's checks and error texts, factory objects, administrators with restricted and
+//! VDOM-scoped profiles, console paging, single and multi-VDOM, workspace transactions,
+//! capacity limits, FortiManager management, per-command latency and typeahead, and the key
+//! exchanges paramiko-based tools need. Sources and the switches for unsettled facts are in
+//! docs/fortigate-sim.md. Start it in-process with [`FortiSim::start`] or as `blockops sim
+//! fortigate`.
+pub mod admin;
+pub mod defaults;
+pub mod device;
+mod edit;
 pub mod errors;
 pub mod lexer;
+mod output;
 pub mod schema;
 pub mod shell;
 pub mod ssh;
 pub mod state;
+mod system;
+pub mod txn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use russh::keys::{HashAlg, PrivateKey, PublicKey};
@@ -22,8 +34,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use admin::{AccessProfile, AdminOptions, Denial};
+pub use device::{Behaviour, Device, Limits, Profile, TxnOnError, TxnOptions};
 pub use errors::{CliError, ErrorKind};
-pub use shell::{Device, Limits, Profile, Reply, Shell};
+pub use shell::{Reply, Shell};
 pub use state::{DeviceState, Object, Value};
 
 use crate::secret::Secret;
@@ -55,6 +69,32 @@ pub struct SimOptions {
     pub banner: Option<String>,
     /// Page length for `--More--` (default: the PTY height, or 24).
     pub page_lines: Option<usize>,
+    /// The profile and scope of `user` (default: `super_admin`, global).
+    pub admin: AdminOptions,
+    /// Start every VDOM with FortiOS' factory objects (`all`, `none`, …) when the simulator
+    /// starts from an empty configuration (not from `initial_state` or a state file). Default
+    /// on, as on a real unit.
+    pub default_objects: bool,
+    /// Added before the reply to every command line, like a device's processing time plus the
+    /// link's round trip; apply times measured against the simulator then mean something.
+    pub latency: Duration,
+    /// Input bytes the terminal buffers while busy; bytes beyond are dropped (`None`: no limit).
+    pub typeahead_limit: Option<usize>,
+    /// `execute config-transaction` behaviour.
+    pub transactions: TxnOptions,
+    /// Play a FortiManager-managed unit: `config system central-management` with `type
+    /// fortimanager` and this `fmg` (applied at start, over any state).
+    pub fortimanager: Option<Fortimanager>,
+}
+
+/// How a simulated unit is managed by FortiManager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fortimanager {
+    /// The FortiManager's address (`set fmg`).
+    pub address: String,
+    /// `set mode backup`: FortiManager only stores configurations; local changes are the norm
+    /// (Fortinet KB 379625). Otherwise `mode normal`.
+    pub backup_mode: bool,
 }
 
 impl Default for SimOptions {
@@ -70,6 +110,12 @@ impl Default for SimOptions {
             host_key: None,
             banner: None,
             page_lines: None,
+            admin: AdminOptions::default(),
+            default_objects: true,
+            latency: Duration::ZERO,
+            typeahead_limit: None,
+            transactions: TxnOptions::default(),
+            fortimanager: None,
         }
     }
 }
@@ -104,6 +150,15 @@ pub struct Inner {
 }
 
 impl Inner {
+    /// A new session of the configured administrator.
+    pub(crate) fn new_shell(&self) -> Shell {
+        Shell::with_admin(
+            self.device.clone(),
+            self.opts.admin.clone(),
+            &self.opts.user,
+        )
+    }
+
     /// Injected latency before each reply.
     pub(crate) fn reply_delay(&self) -> Option<std::time::Duration> {
         self.faults
@@ -144,13 +199,13 @@ pub struct FortiSim;
 impl FortiSim {
     /// Bind, load the state, and serve connections in the background.
     pub async fn start(mut opts: SimOptions) -> anyhow::Result<SimHandle> {
-        let state = match (opts.initial_state.take(), &opts.state_file) {
-            (Some(s), _) => s,
-            (None, Some(p)) if p.exists() => DeviceState::load(p)?,
-            _ => DeviceState::default(),
+        let (mut state, fresh) = match (opts.initial_state.take(), &opts.state_file) {
+            (Some(s), _) => (s, false),
+            (None, Some(p)) if p.exists() => (DeviceState::load(p)?, false),
+            _ => (DeviceState::default(), true),
         };
-        let mut state = state;
         state.normalise();
+        prepare_state(&opts, &mut state, fresh)?;
         let host_key = match opts.host_key.take() {
             Some(k) => k,
             None => generate_host_key(),
@@ -164,7 +219,11 @@ impl FortiSim {
         if let Some(p) = &state_file {
             state.save(p)?;
         }
-        let device = Device::new(opts.profile.clone(), state);
+        let behaviour = Behaviour {
+            default_objects: opts.default_objects,
+            transactions: opts.transactions,
+        };
+        let device = Device::with(opts.profile.clone(), behaviour, state);
         let inner = Arc::new(Inner {
             device: device.clone(),
             opts,
@@ -189,6 +248,50 @@ impl FortiSim {
             saver,
         })
     }
+}
+
+/// Check the administrator's scope against the device, and apply the factory objects and
+/// FortiManager switches to the starting configuration.
+fn prepare_state(opts: &SimOptions, state: &mut DeviceState, fresh: bool) -> anyhow::Result<()> {
+    if let Some(v) = &opts.admin.vdom {
+        anyhow::ensure!(
+            opts.profile.vdom_mode,
+            "a VDOM-scoped administrator (VDOM `{v}`) needs a multi-VDOM device (--vdom-mode)"
+        );
+        anyhow::ensure!(
+            opts.admin.profile != AccessProfile::SuperAdmin,
+            "FortiOS gives the super_admin profile to global administrators only; choose a \
+             restricted profile for a VDOM-scoped administrator"
+        );
+        if !state.vdoms.contains_key(v) {
+            state.vdoms.entry(v.clone()).or_default();
+            if opts.default_objects {
+                defaults::install(state, v);
+            }
+        }
+    }
+    if fresh && opts.default_objects {
+        let vdoms: Vec<String> = state.vdoms.keys().cloned().collect();
+        for v in vdoms {
+            defaults::install(state, &v);
+        }
+    }
+    if let Some(fmg) = &opts.fortimanager {
+        let mut o = state.setting(schema::CENTRAL_MANAGEMENT.path);
+        o.fields
+            .insert("type".into(), Value::Text("fortimanager".into()));
+        o.fields
+            .insert("fmg".into(), Value::Text(fmg.address.clone()));
+        if fmg.backup_mode {
+            o.fields.insert("mode".into(), Value::Text("backup".into()));
+        } else {
+            o.fields.remove("mode");
+        }
+        state
+            .settings
+            .insert(schema::CENTRAL_MANAGEMENT.path.to_string(), o);
+    }
+    Ok(())
 }
 
 /// russh server settings: the default algorithms plus the SHA-1 and group-exchange key
@@ -338,10 +441,31 @@ impl SimHandle {
         self.inner.device.touch();
     }
 
-    /// Run CLI lines in-process (no SSH) in a fresh session; returns the output, one line each.
+    /// Run CLI lines in-process (no SSH) in a fresh `super_admin` session — seeding the
+    /// device "by hand"; returns the output, one line each.
     pub fn run(&self, lines: &[&str]) -> Vec<String> {
-        let mut sh = Shell::new(self.inner.device.clone());
+        self.run_as(&AdminOptions::default(), lines)
+    }
+
+    /// Run CLI lines in-process in a fresh session of an administrator with `admin`'s
+    /// profile and scope.
+    pub fn run_as(&self, admin: &AdminOptions, lines: &[&str]) -> Vec<String> {
+        let mut sh = Shell::with_admin(self.inner.device.clone(), admin.clone(), "admin");
         lines.iter().flat_map(|l| sh.execute(l).lines).collect()
+    }
+
+    /// Every committed change to a global setting so far (console output mode, central
+    /// management, resource limits, VDOM properties), oldest first, as
+    /// `<user>: <path>: <field> <old> -> <new>`. Empty when no client touched one.
+    pub fn global_changes(&self) -> Vec<String> {
+        self.inner.device.global_changes()
+    }
+
+    /// Transactions currently holding object locks or staging changes.
+    pub fn open_transactions(&self) -> usize {
+        let mut reg = self.inner.device.txns();
+        reg.reap(std::time::Instant::now());
+        reg.live.values().filter(|m| !m.expired).count()
     }
 
     /// Lines received over SSH so far (all connections).
@@ -362,8 +486,8 @@ impl SimHandle {
         self.faults().rules.push(rule);
     }
 
-    /// Delay every reply to a command line by `delay` (`None` = answer immediately); for
-    /// read-timeout tests.
+    /// Delay every reply to a command line by `delay` on top of the configured latency
+    /// (`None` = no extra delay); for read-timeout tests.
     pub fn set_reply_delay(&self, delay: Option<std::time::Duration>) {
         self.faults().reply_delay = delay;
     }

@@ -25,6 +25,10 @@ pub enum Kind {
     Ip6,
     /// A list of names that must exist in one of `sources` (tables in the same VDOM).
     Members { sources: &'static [&'static str] },
+    /// A list of free words, each up to `max` characters (interfaces, services).
+    Words { max: usize },
+    /// Two integers in `min..=max` (`<max> <guaranteed>` of `system vdom-property`).
+    IntPair { min: i64, max: i64 },
     /// An object UUID (assigned automatically).
     Uuid,
 }
@@ -42,12 +46,14 @@ pub struct Field {
     pub required: bool,
 }
 
-/// Which kind of object a table holds (for datasource checks and limits).
+/// Which kind of object a table holds (for datasource checks, limits and permissions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     Address,
     Group,
     Policy,
+    /// Global system settings (`sysgrp`).
+    System,
 }
 
 /// A `config <path>` table.
@@ -60,6 +66,12 @@ pub struct TableSchema {
     pub family: Family,
     /// Tables with the same namespace may not reuse each other's names.
     pub namespace: &'static str,
+    /// The table's name in `print tablesize` (`firewall.address`).
+    pub tablesize: &'static str,
+    /// The `system resource-limits` / `vdom-property` quota the table counts against:
+    /// `firewall-address` counts IPv4 and IPv6 addresses, `firewall-addrgrp` both group
+    /// tables (FortiProxy 7.2.4 CLI reference `system resource-limits`, same engine).
+    pub quota: Option<&'static str>,
 }
 
 impl TableSchema {
@@ -93,7 +105,7 @@ impl Field {
 
     /// True for list-valued fields.
     pub fn is_list(&self) -> bool {
-        matches!(self.kind, Kind::Members { .. })
+        matches!(self.kind, Kind::Members { .. } | Kind::Words { .. })
     }
 }
 
@@ -126,10 +138,14 @@ const ENABLE: Kind = Kind::Enum(&["enable", "disable"]);
 const COLOR: Kind = Kind::Int { min: 0, max: 32 };
 
 /// `config firewall address`.
+/// Field order follows `show` output of FortiOS 7.x units (public config dumps): `uuid`,
+/// `type`, `comment`, `associated-interface`, then the type's own fields, `subnet` last.
 pub const ADDRESS: TableSchema = TableSchema {
     path: "firewall address",
     family: Family::Address,
     namespace: ADDR_NS,
+    tablesize: "firewall.address",
+    quota: Some("firewall-address"),
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
         f(
@@ -137,6 +153,8 @@ pub const ADDRESS: TableSchema = TableSchema {
             Kind::Enum(&["ipmask", "iprange", "fqdn", "geography", "wildcard"]),
             "ipmask",
         ),
+        f("comment", Kind::Str { max: 255 }, ""),
+        f("associated-interface", Kind::Str { max: 35 }, ""),
         ft("start-ip", Kind::Ip4, "0.0.0.0", &["iprange"]),
         ft("end-ip", Kind::Ip4, "0.0.0.0", &["iprange"]),
         ft("fqdn", Kind::Str { max: 255 }, "", &["fqdn"]),
@@ -147,7 +165,6 @@ pub const ADDRESS: TableSchema = TableSchema {
             "0.0.0.0 0.0.0.0",
             &["wildcard"],
         ),
-        f("comment", Kind::Str { max: 255 }, ""),
         f("color", COLOR, "0"),
         f("allow-routing", ENABLE, "disable"),
         ft(
@@ -164,6 +181,8 @@ pub const ADDRESS6: TableSchema = TableSchema {
     path: "firewall address6",
     family: Family::Address,
     namespace: ADDR_NS,
+    tablesize: "firewall.address6",
+    quota: Some("firewall-address"),
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
         f(
@@ -219,6 +238,8 @@ pub const ADDRGRP: TableSchema = TableSchema {
     family: Family::Group,
     fields: GROUP_FIELDS_V4,
     namespace: ADDR_NS,
+    tablesize: "firewall.addrgrp",
+    quota: Some("firewall-addrgrp"),
 };
 
 /// `config firewall addrgrp6`.
@@ -227,6 +248,8 @@ pub const ADDRGRP6: TableSchema = TableSchema {
     family: Family::Group,
     fields: GROUP_FIELDS_V6,
     namespace: ADDR_NS,
+    tablesize: "firewall.addrgrp6",
+    quota: Some("firewall-addrgrp"),
 };
 
 const ADDR_NS: &str = "address";
@@ -236,6 +259,8 @@ pub const WILDCARD_CUSTOM: TableSchema = TableSchema {
     path: "firewall wildcard-fqdn custom",
     family: Family::Address,
     namespace: "wildcard-fqdn",
+    tablesize: "firewall.wildcard-fqdn.custom",
+    quota: None,
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
         f("wildcard-fqdn", Kind::Str { max: 255 }, ""),
@@ -249,6 +274,8 @@ pub const WILDCARD_GROUP: TableSchema = TableSchema {
     path: "firewall wildcard-fqdn group",
     family: Family::Group,
     namespace: "wildcard-fqdn",
+    tablesize: "firewall.wildcard-fqdn.group",
+    quota: None,
     fields: &[
         f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
         Field {
@@ -268,18 +295,23 @@ pub const WILDCARD_GROUP: TableSchema = TableSchema {
     ],
 };
 
-/// `config firewall policy` — only the fields a block policy needs. Its address fields are
-/// datasources like group members, so objects a policy references cannot be deleted.
+/// `config firewall policy` — the fields a block policy needs, in the order 7.x units print
+/// them (`name` before `uuid`). Its address fields are datasources like group members, so
+/// objects a policy references cannot be deleted, and since 6.4 (consolidated IPv4/IPv6 policy,
+/// FortiOS 6.4.0 New Features) IPv6 objects go in `srcaddr6`/`dstaddr6`: an IPv6 group in
+/// `dstaddr` is refused like any name missing from the field's datasource. Keys are policy
+/// ids; `edit 0` takes the next free one.
 pub const POLICY: TableSchema = TableSchema {
     path: "firewall policy",
     family: Family::Policy,
     namespace: "policy",
+    tablesize: "firewall.policy",
+    quota: None,
     fields: &[
-        f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
         f("name", Kind::Str { max: 35 }, ""),
-        f("srcintf", Kind::Str { max: 35 }, ""),
-        f("dstintf", Kind::Str { max: 35 }, ""),
-        f("action", Kind::Enum(&["deny", "accept", "ipsec"]), "deny"),
+        f("uuid", Kind::Uuid, "00000000-0000-0000-0000-000000000000"),
+        f("srcintf", Kind::Words { max: 35 }, ""),
+        f("dstintf", Kind::Words { max: 35 }, ""),
         f(
             "srcaddr",
             Kind::Members {
@@ -308,12 +340,95 @@ pub const POLICY: TableSchema = TableSchema {
             },
             "",
         ),
+        f("action", Kind::Enum(&["deny", "accept", "ipsec"]), "deny"),
+        f("status", ENABLE, "enable"),
         f("schedule", Kind::Str { max: 35 }, ""),
-        f("service", Kind::Str { max: 79 }, ""),
+        f("service", Kind::Words { max: 79 }, ""),
         f("logtraffic", Kind::Enum(&["utm", "all", "disable"]), "utm"),
         f("comments", Kind::Str { max: 1023 }, ""),
     ],
 };
+
+/// `config system central-management` (global). Fields and values from the FortiOS 6.0.6 CLI
+/// reference; the defaults (`type fortiguard`) are [U].
+pub const CENTRAL_MANAGEMENT: TableSchema = TableSchema {
+    path: "system central-management",
+    family: Family::System,
+    namespace: "central-management",
+    tablesize: "system.central-management",
+    quota: None,
+    fields: &[
+        f("mode", Kind::Enum(&["normal", "backup"]), "normal"),
+        f(
+            "type",
+            Kind::Enum(&["fortimanager", "fortiguard", "none"]),
+            "fortiguard",
+        ),
+        f("allow-push-configuration", ENABLE, "enable"),
+        f("allow-monitor", ENABLE, "enable"),
+        f("fmg", Kind::Str { max: 255 }, ""),
+    ],
+};
+
+/// `config system resource-limits` (global): device-wide quotas; 0 = no quota beyond the
+/// table sizes (FortiOS 6.0 CLI reference). Unset fields show the model's table size.
+pub const RESOURCE_LIMITS: TableSchema = TableSchema {
+    path: "system resource-limits",
+    family: Family::System,
+    namespace: "resource-limits",
+    tablesize: "system.resource-limits",
+    quota: None,
+    fields: &[
+        f(
+            "firewall-address",
+            Kind::Int {
+                min: 0,
+                max: 4_294_967_295,
+            },
+            "",
+        ),
+        f(
+            "firewall-addrgrp",
+            Kind::Int {
+                min: 0,
+                max: 4_294_967_295,
+            },
+            "",
+        ),
+    ],
+};
+
+/// `config system vdom-property` (global table keyed by VDOM): per-VDOM `<max> <guaranteed>`
+/// quotas, 0 = none (FortiOS 6.2.2/7.0.2 CLI reference).
+pub const VDOM_PROPERTY: TableSchema = TableSchema {
+    path: "system vdom-property",
+    family: Family::System,
+    namespace: "vdom-property",
+    tablesize: "system.vdom-property",
+    quota: None,
+    fields: &[
+        f("description", Kind::Str { max: 127 }, ""),
+        f(
+            "firewall-address",
+            Kind::IntPair {
+                min: 0,
+                max: 4_294_967_295,
+            },
+            "0 0",
+        ),
+        f(
+            "firewall-addrgrp",
+            Kind::IntPair {
+                min: 0,
+                max: 4_294_967_295,
+            },
+            "0 0",
+        ),
+    ],
+};
+
+/// Global single-object settings under `config system` (besides `console`).
+pub const SETTINGS: &[&TableSchema] = &[&CENTRAL_MANAGEMENT, &RESOURCE_LIMITS];
 
 /// Tables with datasource fields (group `member`, policy `srcaddr`/`dstaddr`, …) that may
 /// reference entries of table `target`, with the names of those fields.
@@ -335,7 +450,7 @@ pub fn referencing_fields(target: &str) -> Vec<(&'static TableSchema, Vec<&'stat
         .collect()
 }
 
-/// Every table, in the order `show` prints them.
+/// Every VDOM table, in the order `show` prints them.
 pub const TABLES: &[&TableSchema] = &[
     &ADDRESS,
     &ADDRESS6,
@@ -378,9 +493,14 @@ pub fn resolve_firewall_table(words: &[&str]) -> Result<(&'static TableSchema, u
         .ok_or(1)
 }
 
-/// The table with this exact path.
+/// The table or setting with this exact path.
 pub fn table(path: &str) -> Option<&'static TableSchema> {
-    TABLES.iter().copied().find(|t| t.path == path)
+    TABLES
+        .iter()
+        .chain(SETTINGS)
+        .chain([&&VDOM_PROPERTY])
+        .copied()
+        .find(|t| t.path == path)
 }
 
 /// Parse `set <field> <words...>` into the stored canonical text.
@@ -444,7 +564,23 @@ pub fn parse_scalar(field: &Field, words: &[&str], raw: &[&str]) -> Result<Strin
                 Err(bad(ErrorKind::InvalidValue))
             }
         }
-        Kind::Members { .. } => Err(bad(ErrorKind::InvalidValue)),
+        Kind::IntPair { min, max } => {
+            let num = |i: usize| -> Result<i64, CliError> {
+                let w = words.get(i).copied().unwrap_or("0");
+                match w.parse::<i64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(CliError::new(
+                        ErrorKind::InvalidValue,
+                        raw.get(i).copied().unwrap_or(w),
+                    )),
+                }
+            };
+            if let Some(extra) = raw.get(2) {
+                return Err(CliError::new(ErrorKind::CommandParse, *extra));
+            }
+            Ok(format!("{} {}", num(0)?, num(1)?))
+        }
+        Kind::Members { .. } | Kind::Words { .. } => Err(bad(ErrorKind::InvalidValue)),
     }
 }
 

@@ -1,12 +1,23 @@
 //! The SSH side of the simulator: authentication, channels, and a FortiOS-like terminal
 //! (echo, line endings, prompt, `--More--` pager, post-login banner) around [`Shell`].
+//!
+//! Each interactive shell runs in its own task fed through an unbounded queue, so input that
+//! arrives faster than the device processes it waits as typeahead: bytes are echoed as the
+//! CLI reads them and lines run strictly one at a time, each answered after the configured
+//! latency. The output of line N (echo, reply, prompt) is always complete before the echo of
+//! line N+1 — what a pipelining client relies on. An optional typeahead limit drops bytes
+//! beyond it, playing the "large pastes lose characters" failure a client must detect from
+//! the echo.
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use russh::keys::PublicKey;
-use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::server::{
+    Auth, ChannelOpenHandle, Handle, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
+};
 use russh::{Channel, ChannelId};
+use tokio::sync::mpsc;
 
 use super::Inner;
 use super::shell::{Reply, Shell};
@@ -32,17 +43,43 @@ struct Term {
     rows: usize,
 }
 
+/// What the connection handler passes to a shell's task, in arrival order.
+enum Input {
+    /// Bytes, with the moment they arrived.
+    Data(Vec<u8>, std::time::Instant),
+    Rows(usize),
+    Eof,
+}
+
+/// A running interactive shell: its input queue and how many bytes wait in it.
+struct Running {
+    tx: mpsc::UnboundedSender<Input>,
+    queued: Arc<AtomicUsize>,
+    /// Set when the channel or connection goes away: typeahead still queued is lost, as when
+    /// a real CLI process ends with its session.
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+}
+
 /// One SSH connection.
 pub struct Conn {
     inner: Arc<Inner>,
-    terms: HashMap<ChannelId, Term>,
+    /// Channels opened but not yet running a shell (PTY settings, exec requests).
+    idle: HashMap<ChannelId, Term>,
+    running: HashMap<ChannelId, Running>,
 }
 
 impl Conn {
     pub fn new(inner: Arc<Inner>) -> Conn {
         Conn {
             inner,
-            terms: HashMap::new(),
+            idle: HashMap::new(),
+            running: HashMap::new(),
         }
     }
 
@@ -63,22 +100,36 @@ impl Conn {
             _ => DEFAULT_ROWS,
         }
     }
+
+    fn set_rows(&mut self, channel: ChannelId, rows: usize) {
+        if let Some(t) = self.idle.get_mut(&channel) {
+            t.rows = rows;
+        } else if let Some(r) = self.running.get(&channel) {
+            let _ = r.tx.send(Input::Rows(rows));
+        }
+    }
 }
 
 /// What processing input produced.
 enum Step {
+    /// All input consumed.
+    Continue,
+    /// A complete command line; input after `usize` bytes is still to be processed.
+    Line(String, usize),
+}
+
+/// What running a line produced.
+enum Outcome {
     Continue,
     Exit,
     Drop,
 }
 
 impl Term {
-    /// Feed received bytes; append what to send back to `out`.
-    fn feed(&mut self, inner: &Inner, data: &[u8], out: &mut Vec<u8>) -> Step {
-        // `\r\n` counts as one line end only within one packet: netmiko sends `a\r` to accept
-        // the banner and later a lone `\n` that must produce a fresh prompt.
-        self.last_cr = false;
-        for &b in data {
+    /// Feed received bytes up to the next complete command line; append what to send back
+    /// (echo, pager output) to `out`. The caller resets `last_cr` per packet.
+    fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Step {
+        for (i, &b) in data.iter().enumerate() {
             match &mut self.mode {
                 Mode::Banner => {
                     if b == b'a' || b == b'A' {
@@ -125,10 +176,7 @@ impl Term {
                         self.last_cr = b == b'\r';
                         let line =
                             String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
-                        match self.run_line(inner, &line, out) {
-                            Step::Continue => {}
-                            other => return other,
-                        }
+                        return Step::Line(line, i + 1);
                     }
                     0x7f | 0x08 => {
                         self.last_cr = false;
@@ -158,11 +206,12 @@ impl Term {
         Step::Continue
     }
 
-    fn run_line(&mut self, inner: &Inner, line: &str, out: &mut Vec<u8>) -> Step {
+    /// Run one received line and append its reply and the next prompt (or pager) to `out`.
+    fn run_line(&mut self, inner: &Inner, line: &str, out: &mut Vec<u8>) -> Outcome {
         let n = inner.lines_received.fetch_add(1, Ordering::SeqCst) + 1;
         let (fail, drop) = inner.faults_for(line, n);
         if drop == Some(false) {
-            return Step::Drop;
+            return Outcome::Drop;
         }
         let reply = match fail {
             Some(e) => {
@@ -173,11 +222,11 @@ impl Term {
             None => self.shell.execute(line),
         };
         if drop == Some(true) {
-            return Step::Drop;
+            return Outcome::Drop;
         }
         out.extend_from_slice(b"\r\n");
         if reply.exit {
-            return Step::Exit;
+            return Outcome::Exit;
         }
         let paged = reply.pageable && self.shell.console_more() && reply.lines.len() >= self.rows;
         let mut lines: VecDeque<String> = reply.lines.into();
@@ -198,7 +247,148 @@ impl Term {
             out.extend_from_slice(MORE.as_bytes());
             self.mode = Mode::Paging(lines);
         }
-        Step::Continue
+        Outcome::Continue
+    }
+}
+
+/// Send bytes on the channel; false when the session is gone.
+async fn send(handle: &Handle, channel: ChannelId, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    handle.data(channel, std::mem::take(out)).await.is_ok()
+}
+
+/// Close the channel the way FortiOS does when the CLI ends.
+async fn finish(handle: &Handle, channel: ChannelId) {
+    let _ = handle.exit_status_request(channel, 0).await;
+    let _ = handle.eof(channel).await;
+    let _ = handle.close(channel).await;
+}
+
+/// The task behind one interactive shell.
+async fn run_shell(
+    mut term: Term,
+    mut rx: mpsc::UnboundedReceiver<Input>,
+    queued: Arc<AtomicUsize>,
+    closed: Arc<AtomicBool>,
+    handle: Handle,
+    channel: ChannelId,
+    inner: Arc<Inner>,
+) {
+    let mut out = match &inner.opts.banner {
+        Some(b) => {
+            term.mode = Mode::Banner;
+            let mut s = b.replace('\n', "\r\n");
+            if !s.ends_with("\r\n") {
+                s.push_str("\r\n");
+            }
+            s.push_str("(Press 'a' to accept):");
+            s.into_bytes()
+        }
+        None => term.shell.prompt().into_bytes(),
+    };
+    if !send(&handle, channel, &mut out).await {
+        return;
+    }
+    // When the simulated CLI is next free: a line is answered `latency` after it arrived or
+    // after the previous reply was due, whichever is later. Scheduling from the due time, not
+    // from when the timer actually fired, keeps timer granularity from adding up over a
+    // pipelined window: N queued lines take N × latency.
+    let mut free_at = tokio::time::Instant::now();
+    loop {
+        let timer = term.shell.next_timer();
+        let input = tokio::select! {
+            i = rx.recv() => i,
+            _ = sleep_until(timer) => {
+                let notices = term.shell.tick(std::time::Instant::now());
+                if !notices.is_empty() && matches!(term.mode, Mode::Ready) {
+                    out.extend_from_slice(b"\r\n");
+                    for n in notices {
+                        out.extend_from_slice(n.as_bytes());
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    out.extend_from_slice(term.shell.prompt().as_bytes());
+                    out.extend_from_slice(&term.line);
+                    if !send(&handle, channel, &mut out).await {
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        let (data, arrived) = match input {
+            None => return,
+            Some(Input::Rows(n)) => {
+                term.rows = n;
+                continue;
+            }
+            Some(Input::Eof) => {
+                // The client has no more input (e.g. `ssh -tt` fed from a file): everything
+                // it sent has been processed; finish like FortiOS when the terminal goes away.
+                let _ = handle.eof(channel).await;
+                let _ = handle.close(channel).await;
+                return;
+            }
+            Some(Input::Data(d, at)) => (d, tokio::time::Instant::from_std(at)),
+        };
+        // `\r\n` counts as one line end only within one packet: netmiko sends `a\r` to accept
+        // the banner and later a lone `\n` that must produce a fresh prompt.
+        term.last_cr = false;
+        let mut rest = &data[..];
+        loop {
+            match term.feed(rest, &mut out) {
+                Step::Continue => break,
+                Step::Line(line, used) => {
+                    rest = &rest[used..];
+                    if closed.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let delay = inner.opts.latency + inner.reply_delay().unwrap_or_default();
+                    if !delay.is_zero() {
+                        // The echo goes out as the CLI reads it; the reply after the latency.
+                        if !send(&handle, channel, &mut out).await {
+                            return;
+                        }
+                        free_at = arrived.max(free_at) + delay;
+                        tokio::time::sleep_until(free_at).await;
+                        if closed.load(Ordering::SeqCst) {
+                            return;
+                        }
+                    }
+                    match term.run_line(&inner, &line, &mut out) {
+                        Outcome::Continue => {}
+                        Outcome::Exit => {
+                            let _ = send(&handle, channel, &mut out).await;
+                            finish(&handle, channel).await;
+                            return;
+                        }
+                        Outcome::Drop => {
+                            let _ = handle
+                                .disconnect(
+                                    russh::Disconnect::ByApplication,
+                                    String::new(),
+                                    String::new(),
+                                )
+                                .await;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        queued.fetch_sub(data.len(), Ordering::SeqCst);
+        if !send(&handle, channel, &mut out).await {
+            return;
+        }
+    }
+}
+
+/// Sleep until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -247,13 +437,13 @@ impl russh::server::Handler for Conn {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         let term = Term {
-            shell: Shell::new(self.inner.device.clone()),
+            shell: self.inner.new_shell(),
             line: Vec::new(),
             last_cr: false,
             mode: Mode::Ready,
             rows: self.page_rows(0),
         };
-        self.terms.insert(channel.id(), term);
+        self.idle.insert(channel.id(), term);
         reply.accept().await;
         Ok(())
     }
@@ -270,9 +460,7 @@ impl russh::server::Handler for Conn {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let rows = self.page_rows(row_height as usize);
-        if let Some(t) = self.terms.get_mut(&channel) {
-            t.rows = rows;
-        }
+        self.set_rows(channel, rows);
         session.channel_success(channel)?;
         Ok(())
     }
@@ -287,9 +475,7 @@ impl russh::server::Handler for Conn {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         let rows = self.page_rows(row_height as usize);
-        if let Some(t) = self.terms.get_mut(&channel) {
-            t.rows = rows;
-        }
+        self.set_rows(channel, rows);
         Ok(())
     }
 
@@ -299,23 +485,22 @@ impl russh::server::Handler for Conn {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
-        let banner = self.inner.opts.banner.clone();
-        let Some(t) = self.terms.get_mut(&channel) else {
+        let Some(term) = self.idle.remove(&channel) else {
             return Ok(());
         };
-        let text = match banner {
-            Some(b) => {
-                t.mode = Mode::Banner;
-                let mut s = b.replace('\n', "\r\n");
-                if !s.ends_with("\r\n") {
-                    s.push_str("\r\n");
-                }
-                s.push_str("(Press 'a' to accept):");
-                s
-            }
-            None => t.shell.prompt(),
-        };
-        session.data(channel, text.into_bytes())?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(run_shell(
+            term,
+            rx,
+            queued.clone(),
+            closed.clone(),
+            session.handle(),
+            channel,
+            self.inner.clone(),
+        ));
+        self.running.insert(channel, Running { tx, queued, closed });
         Ok(())
     }
 
@@ -329,12 +514,16 @@ impl russh::server::Handler for Conn {
         let command = String::from_utf8_lossy(data).into_owned();
         let mut out = Vec::new();
         let mut failed = false;
-        if let Some(t) = self.terms.get_mut(&channel) {
+        if let Some(t) = self.idle.get_mut(&channel) {
             for line in command.lines() {
                 let n = self.inner.lines_received.fetch_add(1, Ordering::SeqCst) + 1;
                 let (fail, drop) = self.inner.faults_for(line, n);
                 if drop.is_some() {
                     return Err(russh::Error::Disconnect);
+                }
+                let delay = self.inner.opts.latency + self.inner.reply_delay().unwrap_or_default();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
                 }
                 let reply = match fail {
                     Some(e) => Reply::from(e),
@@ -351,7 +540,7 @@ impl russh::server::Handler for Conn {
         session.exit_status_request(channel, u32::from(failed))?;
         session.eof(channel)?;
         session.close(channel)?;
-        self.terms.remove(&channel);
+        self.idle.remove(&channel);
         Ok(())
     }
 
@@ -359,33 +548,26 @@ impl russh::server::Handler for Conn {
         &mut self,
         channel: ChannelId,
         data: &[u8],
-        session: &mut Session,
+        _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let inner = self.inner.clone();
-        let Some(t) = self.terms.get_mut(&channel) else {
+        let Some(r) = self.running.get(&channel) else {
             return Ok(());
         };
-        let mut out = Vec::new();
-        let step = t.feed(&inner, data, &mut out);
-        if let Some(delay) = inner.reply_delay()
-            && out.windows(2).any(|w| w == b"\r\n")
-        {
-            tokio::time::sleep(delay).await;
+        let mut data = data.to_vec();
+        if let Some(limit) = self.inner.opts.typeahead_limit {
+            // Bytes beyond the device's input buffer are lost, as with large pastes.
+            let room = limit.saturating_sub(r.queued.load(Ordering::SeqCst));
+            data.truncate(room);
         }
-        match step {
-            Step::Drop => return Err(russh::Error::Disconnect),
-            Step::Exit => {
-                session.data(channel, out)?;
-                session.exit_status_request(channel, 0)?;
-                session.eof(channel)?;
-                session.close(channel)?;
-                self.terms.remove(&channel);
-            }
-            Step::Continue => {
-                if !out.is_empty() {
-                    session.data(channel, out)?;
-                }
-            }
+        if data.is_empty() {
+            return Ok(());
+        }
+        r.queued.fetch_add(data.len(), Ordering::SeqCst);
+        if r.tx
+            .send(Input::Data(data, std::time::Instant::now()))
+            .is_err()
+        {
+            self.running.remove(&channel);
         }
         Ok(())
     }
@@ -395,9 +577,9 @@ impl russh::server::Handler for Conn {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        // The client has no more input (e.g. `ssh -tt` fed from a file): finish like FortiOS
-        // does when the terminal goes away.
-        if self.terms.remove(&channel).is_some() {
+        if let Some(r) = self.running.get(&channel) {
+            let _ = r.tx.send(Input::Eof);
+        } else if self.idle.remove(&channel).is_some() {
             session.eof(channel)?;
             session.close(channel)?;
         }
@@ -409,7 +591,8 @@ impl russh::server::Handler for Conn {
         channel: ChannelId,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.terms.remove(&channel);
+        self.idle.remove(&channel);
+        self.running.remove(&channel);
         Ok(())
     }
 }

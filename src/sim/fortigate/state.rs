@@ -1,5 +1,6 @@
-//! The simulated device's configuration: VDOMs, their firewall tables, and global console
-//! settings. Serialisable to JSON (the `--state` file) and cloneable for test snapshots.
+//! The simulated device's configuration: VDOMs and their firewall tables, and the global
+//! settings (console, central management, resource limits, VDOM properties). Serialisable to
+//! JSON (the `--state` file) and cloneable for test snapshots.
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -93,11 +94,35 @@ impl Default for Console {
     }
 }
 
+/// Where a table lives: inside a VDOM, or global (`config global` on multi-VDOM devices).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Loc {
+    Vdom(String),
+    Global,
+}
+
+impl Loc {
+    /// The VDOM name, `""` for global (the first part of a lock key).
+    pub fn key(&self) -> &str {
+        match self {
+            Loc::Vdom(v) => v,
+            Loc::Global => "",
+        }
+    }
+}
+
 /// The whole simulated configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceState {
     #[serde(default)]
     pub console: Console,
+    /// Global single-object settings by path (`system central-management`,
+    /// `system resource-limits`); fields at their default are not stored.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, Object>,
+    /// Global tables by path (`system vdom-property`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub global_tables: BTreeMap<String, Table>,
     /// VDOMs by name; single-VDOM devices use only `root`.
     #[serde(default)]
     pub vdoms: BTreeMap<String, Vdom>,
@@ -112,6 +137,8 @@ impl Default for DeviceState {
         vdoms.insert("root".to_string(), Vdom::default());
         DeviceState {
             console: Console::default(),
+            settings: BTreeMap::new(),
+            global_tables: BTreeMap::new(),
             vdoms,
             next_seq: 1,
         }
@@ -143,6 +170,7 @@ impl DeviceState {
             .vdoms
             .values()
             .flat_map(|v| v.tables.values())
+            .chain(self.global_tables.values())
             .flat_map(|t| t.values())
             .map(|o| o.seq)
             .max()
@@ -157,14 +185,61 @@ impl DeviceState {
         self.vdoms.get(vdom)?.tables.get(table)?.get(name)
     }
 
-    /// Names in a table, in creation order.
-    pub fn names(&self, vdom: &str, table: &str) -> Vec<String> {
-        let Some(t) = self.vdoms.get(vdom).and_then(|v| v.tables.get(table)) else {
+    /// A table at `loc`, if it has entries.
+    pub fn table_at(&self, loc: &Loc, table: &str) -> Option<&Table> {
+        match loc {
+            Loc::Vdom(v) => self.vdoms.get(v)?.tables.get(table),
+            Loc::Global => self.global_tables.get(table),
+        }
+    }
+
+    /// A table at `loc`, created when missing.
+    pub fn table_at_mut(&mut self, loc: &Loc, table: &str) -> &mut Table {
+        match loc {
+            Loc::Vdom(v) => self
+                .vdoms
+                .entry(v.clone())
+                .or_default()
+                .tables
+                .entry(table.to_string())
+                .or_default(),
+            Loc::Global => self.global_tables.entry(table.to_string()).or_default(),
+        }
+    }
+
+    /// Entry `name` of `table` at `loc`.
+    pub fn object_at(&self, loc: &Loc, table: &str, name: &str) -> Option<&Object> {
+        self.table_at(loc, table)?.get(name)
+    }
+
+    /// Names of a table at `loc`, in creation order.
+    pub fn names_at(&self, loc: &Loc, table: &str) -> Vec<String> {
+        let Some(t) = self.table_at(loc, table) else {
             return Vec::new();
         };
         let mut v: Vec<(&u64, &String)> = t.iter().map(|(n, o)| (&o.seq, n)).collect();
         v.sort();
         v.into_iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    /// A global setting's stored fields (empty when everything is at its default).
+    pub fn setting(&self, path: &str) -> Object {
+        self.settings.get(path).cloned().unwrap_or_default()
+    }
+
+    /// `config system central-management` as (`mode`, `type`, `fmg`), defaults filled in.
+    pub fn central_management(&self) -> (String, String, String) {
+        let o = self.setting(schema::CENTRAL_MANAGEMENT.path);
+        (
+            o.get_or_default(&schema::CENTRAL_MANAGEMENT, "mode"),
+            o.get_or_default(&schema::CENTRAL_MANAGEMENT, "type"),
+            o.get_or_default(&schema::CENTRAL_MANAGEMENT, "fmg"),
+        )
+    }
+
+    /// Names in a table, in creation order.
+    pub fn names(&self, vdom: &str, table: &str) -> Vec<String> {
+        self.names_at(&Loc::Vdom(vdom.to_string()), table)
     }
 
     /// Insert or replace an entry directly (test seeding); assigns a uuid and sequence number.
