@@ -100,6 +100,36 @@ pub struct CybereasonConfig {
     /// Classification values that count as malicious.
     #[serde(default = "default_malicious_classes")]
     pub malicious_classes: Vec<String>,
+    /// Longest `Retry-After` honoured on HTTP 429; a longer one fails the pull.
+    #[serde(default = "default_retry_after_max")]
+    pub retry_after_max: Dur,
+    /// MalOp statuses that do not count (case-insensitive; compared with `managementStatus`,
+    /// `status` and `investigationStatus`; `closed: true` counts as `CLOSED`).
+    #[serde(default = "default_malop_skip_statuses")]
+    pub malop_skip_statuses: Vec<String>,
+    /// What to do with non-EDR (EPP) MalOps, which have no process chain.
+    #[serde(default)]
+    pub epp_malops: EppMalops,
+}
+
+/// Non-EDR (EPP / anti-malware) MalOps: skipped with a note, or read through
+/// `POST /rest/detection/details` (whose `connections[]` shape is unverified).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EppMalops {
+    #[default]
+    Skip,
+    Details,
+}
+
+fn default_retry_after_max() -> Dur {
+    Dur(Duration::from_secs(120))
+}
+fn default_malop_skip_statuses() -> Vec<String> {
+    ["CLOSED", "FP", "REMEDIATED", "RESOLVED", "EXCLUDED"]
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 fn default_http_timeout() -> Dur {

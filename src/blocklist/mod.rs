@@ -7,6 +7,7 @@ pub mod allowlist;
 pub mod embedded;
 pub mod guard;
 pub mod indicator;
+pub mod merge;
 pub(crate) mod parse;
 
 use std::collections::BTreeSet;

@@ -12,6 +12,7 @@
 //! and checking containment keeps the work tree and every revision in agreement (git stores the
 //! link, not its target). Only regular files (blobs) are read, at most
 //! [`crate::yaml::MAX_FILE_BYTES`] bytes.
+pub mod commit;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};

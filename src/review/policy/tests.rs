@@ -95,6 +95,9 @@ cybereason:
   result_limit: 1000
   connection_facet: facet
   malicious_classes: [malware]
+  retry_after_max: 2m
+  malop_skip_statuses: [CLOSED]
+  epp_malops: details
 sources: {reputation: true, connections: true, domains: true, malops: true}
 window: 30d
 guardrails:
