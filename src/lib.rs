@@ -16,5 +16,6 @@ pub mod report;
 pub mod review;
 pub mod secret;
 pub mod sim;
+pub mod text;
 pub mod workspace;
 pub mod yaml;

@@ -62,7 +62,7 @@ pub struct Merged {
 }
 
 fn valid_malop(g: &str) -> bool {
-    !g.is_empty() && g.len() <= 64 && crate::config::is_word(g, ".-_")
+    !g.is_empty() && g.len() <= 64 && crate::text::is_word(g, ".-_")
 }
 
 /// Merge findings into `existing`: validate, guardrail, keep provenance dates, retire the rest.

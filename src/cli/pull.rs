@@ -1,5 +1,4 @@
 //! `blockops pull`: parse the arguments, call [`crate::cybereason::pull`], print the summary.
-use std::io::IsTerminal;
 
 use anyhow::anyhow;
 use serde::Serialize;
@@ -61,33 +60,6 @@ pub(crate) fn millis_now() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Progress: a spinner on a terminal; otherwise nothing in the log unless `-v` (CI logs).
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Progress {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        });
-        Progress { bar }
-    }
-    fn step(&self, msg: &str) {
-        match &self.bar {
-            Some(b) => b.set_message(format!("pull: {msg}")),
-            None => tracing::info!("pull: {msg}"),
-        }
-    }
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
 /// Run `blockops pull`.
 pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
@@ -125,11 +97,12 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
         malop_skip_statuses: cfg.malop_skip_statuses.clone(),
         epp_malops: cfg.epp_malops,
     };
-    let progress = Progress::new(ctx.global.quiet || a.format == Format::Json);
+    let progress =
+        crate::progress::Bars::new(ctx.global.quiet || a.format == Format::Json).steps("pull");
     progress.step(&format!("logging in to {url}"));
     let step = |s: &str| progress.step(s);
     let result = fetch(settings, &opts, &step);
-    progress.finish();
+    drop(progress);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "collection finished"
@@ -202,7 +175,7 @@ fn print_json(
 ) -> anyhow::Result<()> {
     let m = &applied.merged;
     let s = JsonSummary {
-        schema_version: 1,
+        schema_version: crate::report::JSON_SCHEMA_VERSION,
         config,
         file: rel,
         url,

@@ -139,7 +139,12 @@ targets:
 /// the review reports changes to it as weakening).
 #[test]
 fn every_config_key_is_classified() {
-    let cfg = Config::parse(EVERY_KEY, "blockops.yaml").unwrap_or_else(|d| panic!("{d}"));
+    let cfg = Config::parse(
+        EVERY_KEY,
+        "blockops.yaml",
+        crate::fortios::naming::render_rules,
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
     let tree = serde_json::to_value(&cfg).unwrap();
     let (seen, missing) = tree::patterns(&tree);
     assert!(
