@@ -8,6 +8,7 @@ new ones (for a diff between two commits that differ by CHURN indicators each wa
 import ipaddress
 import random
 import sys
+import zlib
 
 n = int(sys.argv[1])
 seed = int(sys.argv[2])
@@ -40,8 +41,11 @@ if churn:
 out = ["# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\n", "entries:\n"]
 def emit(value, kind, quote=False):
     v = f'"{value}"' if quote else value
-    src = rng.choice(["reputation", "connection", "domain", "reputation, connection"])
-    out.append(f"- value: {v}\n  type: {kind}\n  sources: [{src}]\n  first_seen: 2026-11-{rng.randrange(1, 28):02d}\n")
+    # Attributes from the value itself (not the shared stream), so an entry that survives the
+    # churn is byte-identical in both files and the diff changes exactly CHURN entries each way.
+    erng = random.Random(zlib.crc32(f"{seed}:{value}".encode()))
+    src = erng.choice(["reputation", "connection", "domain", "reputation, connection"])
+    out.append(f"- value: {v}\n  type: {kind}\n  sources: [{src}]\n  first_seen: 2026-11-{erng.randrange(1, 28):02d}\n")
 for a in sorted(v4):
     emit(a, "ipv4")
 for a in sorted(v6):
