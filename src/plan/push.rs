@@ -65,6 +65,11 @@ pub enum TxEnd {
     Lost,
     /// The connection was lost while the commit was in flight: committed or not is unknown.
     CommitUnknown,
+    /// blockops' `abort` of the transaction was not confirmed (after an echo mismatch the CLI
+    /// may be in a state blockops cannot see, e.g. inside an unterminated quote). The
+    /// transaction was never committed: FortiOS discards it when the session ends, which
+    /// blockops does right after.
+    NotConfirmed { reply: String },
 }
 
 /// What happened to a script.
@@ -144,9 +149,24 @@ impl PushReport {
                         self.sent_cleanup()
                     )
                 }
+                Some(TxEnd::NotConfirmed { reply }) => format!(
+                    "{head}; blockops could not confirm that it aborted the transaction ({reply}), but it never \
+                     committed it: FortiOS discards an uncommitted transaction when the session ends (its \
+                     object locks may last until the idle timeout), so nothing was applied{}{hint}; {replan}",
+                    self.sent_cleanup()
+                ),
+                Some(TxEnd::CommitUnknown) => format!(
+                    "{head}; it was the commit, so whether the change was committed is unknown{}; {replan} \
+                     (it reads what the device holds)",
+                    self.sent_cleanup()
+                ),
                 _ => format!(
-                    "{head}; lines 1-{} were applied, line {n} and the {} after it were not{}{hint}",
-                    self.confirmed,
+                    "{head}; {} applied, line {n} and the {} after it were not{}{hint}",
+                    match self.confirmed {
+                        0 => "no line was".to_string(),
+                        1 => "line 1 was".to_string(),
+                        c => format!("lines 1-{c} were"),
+                    },
                     self.total - n,
                     self.sent_cleanup()
                 ),
@@ -179,6 +199,16 @@ impl PushReport {
             format!("all {} lines applied", self.total)
         }
     }
+}
+
+/// The device's whole reply to a failed line on one line (`Permission denied / Command fail.
+/// Return code -37`): the line that matched an error pattern alone often lacks the reason.
+fn reply_text(out: &str) -> String {
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 /// A pointer for permission refusals (`-14`, `-37`): the administrator cannot write.
@@ -273,8 +303,8 @@ pub async fn push_with_progress(
             Ok(out) => {
                 in_flight.pop_front();
                 bytes -= lines[i].len() + 1;
-                if let Some(err) = find_error(&out, &o.patterns) {
-                    r.failed = Some((i + 1, lines[i].to_string(), err.trim().to_string()));
+                if find_error(&out, &o.patterns).is_some() {
+                    r.failed = Some((i + 1, lines[i].to_string(), reply_text(&out)));
                     let ended = ends_transaction(&out);
                     fail(s, &mut r, &lines, in_flight, ended, o).await;
                     return r;
@@ -308,6 +338,11 @@ pub async fn push_with_progress(
                         "the device echoed `{got}` instead: input was lost or changed on the way, so what it ran is unknown"
                     ),
                 ));
+                if tx && lines[i] == TX_COMMIT {
+                    // What the device ran instead of the commit is unknown.
+                    r.tx_end = Some(TxEnd::CommitUnknown);
+                    return r;
+                }
                 // The stream is out of step: skip reading the rest, resynchronise in cleanup.
                 cleanup(s, &mut r, o, None, true).await;
                 return r;
@@ -411,9 +446,13 @@ async fn cleanup(
     r.cleanup.push(TX_ABORT.into());
     r.tx_end = Some(match s.cmd(TX_ABORT).await {
         Ok(out) if find_error(&out, &o.patterns).is_none() => TxEnd::Aborted,
-        Ok(out) => TxEnd::EndedByDevice {
+        // The device has no transaction open any more: it ended it itself.
+        Ok(out) if out.contains("no config transaction") => TxEnd::EndedByDevice {
             why: format!("`{TX_ABORT}` answered {:?}", out.trim()),
             outside: Vec::new(),
+        },
+        Ok(out) => TxEnd::NotConfirmed {
+            reply: format!("`{TX_ABORT}` answered {:?}", out.trim()),
         },
         Err(_) => TxEnd::Lost,
     });
