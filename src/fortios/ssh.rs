@@ -470,7 +470,10 @@ impl Session {
                 let tail_start = last_line_start(&self.buf);
                 let tail = String::from_utf8_lossy(&self.buf[tail_start.max(start)..]).to_string();
                 let tail_visible = tail.rsplit('\r').next().unwrap_or("");
-                if tail_visible.trim_end().ends_with("--More--") {
+                // The pager's marker stands alone on the last line (`--More-- `); output that
+                // merely contains the word (a comment) is not the pager, even when a packet
+                // ends right after it.
+                if tail_visible.trim() == "--More--" {
                     // Pager: drop the marker and ask for the next page.
                     let cut = tail_start.max(start) + tail.rfind("--More--").unwrap_or(0);
                     self.buf.truncate(cut);
