@@ -111,20 +111,7 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let window = a.since.unwrap_or(ws.config.window);
     let to_ms = millis_now();
     let from_ms = to_ms - i64::try_from(window.0.as_millis()).unwrap_or(i64::MAX / 2);
-    let src = &ws.config.sources;
-    let opts = CollectOptions {
-        reputation: src.reputation,
-        connections: src.connections,
-        domains: src.domains,
-        malops: src.malops,
-        from_ms,
-        to_ms,
-        result_limit: u64::from(cfg.result_limit.max(1)),
-        connection_facet: cfg.connection_facet.clone(),
-        malicious_classes: cfg.malicious_classes.clone(),
-        malop_skip_statuses: cfg.malop_skip_statuses.clone(),
-        epp_malops: cfg.epp_malops,
-    };
+    let opts = CollectOptions::from_config(&cfg, &ws.config.sources, from_ms, to_ms);
     let progress = Progress::new(ctx.global.quiet || a.format == Format::Json);
     progress.step(&format!("logging in to {url}"));
     let step = |s: &str| progress.step(s);
