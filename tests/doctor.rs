@@ -125,7 +125,13 @@ impl Setup {
     }
 
     /// Nothing changed on the device; every line sent was a read; no secret leaked.
-    fn assert_read_only(&self, i: usize, before: &blockops::sim::fortigate::DeviceState, target: &str, out: &std::process::Output) {
+    fn assert_read_only(
+        &self,
+        i: usize,
+        before: &blockops::sim::fortigate::DeviceState,
+        target: &str,
+        out: &std::process::Output,
+    ) {
         assert_eq!(&self.h.state(i), before, "the device's state changed");
         assert_eq!(self.h.sim(i).global_changes(), Vec::<String>::new());
         let t = self.transcript(target);
@@ -133,13 +139,20 @@ impl Setup {
             assert!(is_read(&l), "doctor sent `{l}`, which is not a read");
             assert!(!l.contains("console"), "doctor sent `{l}`");
         }
-        let all = format!("{}{}{t}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let all = format!(
+            "{}{}{t}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!all.contains(PASSWORD), "the device password leaked");
         assert!(!all.contains(CR_PASSWORD), "the Cybereason password leaked");
         if let Some(cr) = &self.cr {
             for r in cr.requests() {
                 assert!(
-                    !matches!(r.endpoint, Endpoint::ClassificationUpdate | Endpoint::CrimesStatus),
+                    !matches!(
+                        r.endpoint,
+                        Endpoint::ClassificationUpdate | Endpoint::CrimesStatus
+                    ),
                     "doctor called the write endpoint {} {}",
                     r.method,
                     r.path
@@ -164,7 +177,10 @@ fn status<'a>(v: &'a Value, subject: &str, c: &str) -> &'a str {
 }
 
 fn summary(v: &Value, subject: &str, c: &str) -> String {
-    check(v, subject, c)["summary"].as_str().unwrap().to_string()
+    check(v, subject, c)["summary"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn with_admin(admin: AdminOptions, vdom_mode: bool) -> SimOptions {
@@ -238,7 +254,11 @@ fn prepared(fw: Vec<(&str, SimOptions)>, cr: Option<SimHandle>, vdom: Option<&st
 #[test]
 fn every_check_passes_against_both_simulators_and_nothing_changes() {
     let cr = cr_sim(FIXTURE, |_| {});
-    let s = prepared(vec![("fw1", sim_options(Profile::default()))], Some(cr), None);
+    let s = prepared(
+        vec![("fw1", sim_options(Profile::default()))],
+        Some(cr),
+        None,
+    );
     let before = s.h.state(0);
     let (v, out) = s.json(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -254,23 +274,52 @@ fn every_check_passes_against_both_simulators_and_nothing_changes() {
         }
     }
     for c in [
-        "tcp", "host-key", "login", "scope", "fortimanager", "transactions", "tables", "groups",
-        "deny-policy", "access",
+        "tcp",
+        "host-key",
+        "login",
+        "scope",
+        "fortimanager",
+        "transactions",
+        "tables",
+        "groups",
+        "deny-policy",
+        "access",
     ] {
         status(&v, "target fw1", c);
     }
-    assert!(summary(&v, "target fw1", "deny-policy").contains("policy 1 \"block-blockops\" (deny in dstaddr)"));
-    assert!(summary(&v, "target fw1", "tables").contains("adds 0"), "{}", summary(&v, "target fw1", "tables"));
+    assert!(
+        summary(&v, "target fw1", "deny-policy")
+            .contains("policy 1 \"block-blockops\" (deny in dstaddr)")
+    );
+    assert!(
+        summary(&v, "target fw1", "tables").contains("adds 0"),
+        "{}",
+        summary(&v, "target fw1", "tables")
+    );
     assert_eq!(
         check(&v, "target fw1", "host-key")["facts"]["fingerprint"],
         s.h.sim(0).host_key_fingerprint()
     );
     // Cybereason: every source with its counts; the MalOp statuses and which of them count.
-    for c in ["settings", "dns", "tcp", "tls", "login", "health", "reputation", "connections", "domains", "malops"] {
+    for c in [
+        "settings",
+        "dns",
+        "tcp",
+        "tls",
+        "login",
+        "health",
+        "reputation",
+        "connections",
+        "domains",
+        "malops",
+    ] {
         assert_eq!(status(&v, "cybereason", c), "pass", "{c}");
     }
     let cn = check(&v, "cybereason", "connections");
-    assert_eq!(cn["facts"]["facet"], "remoteAddressMaliciousClassificationType");
+    assert_eq!(
+        cn["facts"]["facet"],
+        "remoteAddressMaliciousClassificationType"
+    );
     assert_eq!(cn["facts"]["matched"], 1);
     let m = summary(&v, "cybereason", "malops");
     assert!(m.contains("3 MalOp(s)") && m.contains("1 count"), "{m}");
@@ -289,14 +338,25 @@ fn every_check_passes_against_both_simulators_and_nothing_changes() {
     assert_eq!(out.status.code(), Some(0));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("SUBJECT"), "{table}");
-    assert!(table.contains("target fw1") && table.contains("deny-policy") && table.contains("PASS"));
-    assert!(table.contains("0 failed") && table.contains(": ready"), "{table}");
+    assert!(
+        table.contains("target fw1") && table.contains("deny-policy") && table.contains("PASS")
+    );
+    assert!(
+        table.contains("0 failed") && table.contains(": ready"),
+        "{table}"
+    );
 }
 
 #[test]
 fn firewall_objects_profile_is_told_what_it_cannot_read_and_fortimanager_is_unknown() {
     let s = Setup::new(
-        vec![("fw1", with_admin(AdminOptions::with_profile(AccessProfile::FirewallObjects), false))],
+        vec![(
+            "fw1",
+            with_admin(
+                AdminOptions::with_profile(AccessProfile::FirewallObjects),
+                false,
+            ),
+        )],
         None,
     );
     let before = s.h.state(0);
@@ -311,7 +371,12 @@ fn firewall_objects_profile_is_told_what_it_cannot_read_and_fortimanager_is_unkn
     assert!(summary(&v, "target fw1", "deny-policy").contains("cannot read firewall policies"));
     let a = summary(&v, "target fw1", "access");
     assert_eq!(status(&v, "target fw1", "access"), "warn");
-    assert!(a.contains("restricted profile") && a.contains("policies refused") && a.contains("firewall tables yes"), "{a}");
+    assert!(
+        a.contains("restricted profile")
+            && a.contains("policies refused")
+            && a.contains("firewall tables yes"),
+        "{a}"
+    );
     assert_eq!(status(&v, "cybereason", "config"), "skip");
     s.assert_read_only(0, &before, "fw1", &out);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -321,7 +386,13 @@ fn firewall_objects_profile_is_told_what_it_cannot_read_and_fortimanager_is_unkn
 #[test]
 fn least_privilege_setup_with_an_explicit_fortimanager_choice_passes_with_warnings() {
     let mut s = Setup::new(
-        vec![("fw1", with_admin(AdminOptions::with_profile(AccessProfile::FirewallObjects), false))],
+        vec![(
+            "fw1",
+            with_admin(
+                AdminOptions::with_profile(AccessProfile::FirewallObjects),
+                false,
+            ),
+        )],
         None,
     );
     s.h.target_extra = "    central_management: allow\n".into();
@@ -339,11 +410,7 @@ fn least_privilege_setup_with_an_explicit_fortimanager_choice_passes_with_warnin
 
 #[test]
 fn read_only_profile_reads_everything_but_writes_are_not_proven() {
-    let s = prepared(
-        vec![("fw1", sim_options(Profile::default()))],
-        None,
-        None,
-    );
+    let s = prepared(vec![("fw1", sim_options(Profile::default()))], None, None);
     // Switch the administrator to a read-only profile on the same configuration.
     let st = s.h.state(0);
     let mut o = with_admin(AdminOptions::with_profile(AccessProfile::ReadOnly), false);
@@ -353,7 +420,10 @@ fn read_only_profile_reads_everything_but_writes_are_not_proven() {
     let (v, out) = ro.json(&[]);
     let a = summary(&v, "target fw1", "access");
     assert_eq!(status(&v, "target fw1", "access"), "warn", "{a}");
-    assert!(a.contains("policies yes") && a.contains("cannot be seen without writing"), "{a}");
+    assert!(
+        a.contains("policies yes") && a.contains("cannot be seen without writing"),
+        "{a}"
+    );
     assert_eq!(status(&v, "target fw1", "deny-policy"), "pass", "{v:#}");
     ro.assert_read_only(0, &before, "fw1", &out);
 }
@@ -368,7 +438,10 @@ fn vdom_scoped_administrator_is_never_sent_global_commands() {
     let before = s.h.state(0);
     let (v, out) = s.json(&[]);
     let sc = summary(&v, "target fw1", "scope");
-    assert!(sc.contains("VDOM-scoped administrator already inside VDOM `root`"), "{sc}");
+    assert!(
+        sc.contains("VDOM-scoped administrator already inside VDOM `root`"),
+        "{sc}"
+    );
     assert_eq!(status(&v, "target fw1", "fortimanager"), "warn");
     s.assert_read_only(0, &before, "fw1", &out);
     for l in sent(&s.transcript("fw1")) {
@@ -398,7 +471,9 @@ fn global_administrator_on_a_multi_vdom_unit_enters_the_vdom_for_reads() {
     s.write_config();
     let before = s.h.state(0);
     let (v, out) = s.json(&[]);
-    assert!(summary(&v, "target fw1", "scope").contains("global administrator entering VDOM `root`"));
+    assert!(
+        summary(&v, "target fw1", "scope").contains("global administrator entering VDOM `root`")
+    );
     assert_eq!(status(&v, "target fw1", "fortimanager"), "pass", "{v:#}");
     assert_eq!(status(&v, "target fw1", "groups"), "warn");
     s.assert_read_only(0, &before, "fw1", &out);
@@ -417,7 +492,10 @@ fn fortimanager_managed_unit_fails_as_plan_would_refuse() {
     assert_eq!(out.status.code(), Some(1));
     let f = summary(&v, "target fw1", "fortimanager");
     assert_eq!(status(&v, "target fw1", "fortimanager"), "fail");
-    assert!(f.contains("managed by FortiManager 192.0.2.10") && f.contains("KB 412972"), "{f}");
+    assert!(
+        f.contains("managed by FortiManager 192.0.2.10") && f.contains("KB 412972"),
+        "{f}"
+    );
     s.assert_read_only(0, &before, "fw1", &out);
 }
 
@@ -455,7 +533,10 @@ fn capacity_beyond_the_configured_limit_fails_like_plan() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = summary(&v, "target fw1", "tables");
     assert_eq!(status(&v, "target fw1", "tables"), "fail", "{t}");
-    assert!(t.contains("targets[].max_addresses") && t.contains("plan would refuse"), "{t}");
+    assert!(
+        t.contains("targets[].max_addresses") && t.contains("plan would refuse"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -470,15 +551,27 @@ fn unknown_host_key_is_reported_with_its_fingerprint_and_never_recorded() {
     assert_eq!(k["status"], "fail");
     assert_eq!(k["facts"]["state"], "unknown");
     assert_eq!(k["facts"]["fingerprint"], fp.as_str());
-    assert!(k["fix"].as_str().unwrap().contains(&format!("host_key_fingerprint: \"{fp}\"")));
+    assert!(
+        k["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("host_key_fingerprint: \"{fp}\""))
+    );
     assert_eq!(status(&v, "target fw1", "login"), "skip");
-    assert_eq!(std::fs::read_to_string(&kh).unwrap(), "", "doctor recorded the key");
+    assert_eq!(
+        std::fs::read_to_string(&kh).unwrap(),
+        "",
+        "doctor recorded the key"
+    );
     // A pinned fingerprint is enough.
     let mut s2 = s;
     s2.h.target_extra = format!("    host_key_fingerprint: \"{fp}\"\n");
     s2.write_config();
     let (v, _) = s2.json(&[]);
-    assert_eq!(check(&v, "target fw1", "host-key")["facts"]["state"], "pinned");
+    assert_eq!(
+        check(&v, "target fw1", "host-key")["facts"]["state"],
+        "pinned"
+    );
     assert_eq!(status(&v, "target fw1", "login"), "pass");
 }
 
@@ -492,22 +585,48 @@ fn wrong_device_password_fails_the_login_check() {
     assert_eq!(status(&v, "target fw1", "host-key"), "pass");
     assert_eq!(status(&v, "target fw1", "login"), "fail");
     assert!(summary(&v, "target fw1", "login").contains("rejected"));
-    assert!(check(&v, "target fw1", "login")["fix"].as_str().unwrap().contains("password"));
+    assert!(
+        check(&v, "target fw1", "login")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("password")
+    );
     assert_eq!(status(&v, "target fw1", "scope"), "skip");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
 }
 
 fn cr_only(cr: SimHandle) -> Setup {
-    let s = Setup::new(vec![("fw1", sim_options(Profile::default()))], Some(cr));
-    s
+    Setup::new(vec![("fw1", sim_options(Profile::default()))], Some(cr))
 }
+
+/// Adjusts the Cybereason simulator's configuration.
+type Tweak = Box<dyn FnOnce(&mut SimConfig)>;
 
 #[test]
 fn each_cybereason_login_failure_mode_is_named() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut SimConfig)>)> = vec![
-        ("rejected credentials", Box::new(|c: &mut SimConfig| c.password = "not-the-one".into())),
-        ("two-factor authentication", Box::new(|c: &mut SimConfig| c.quirks = Quirks { two_factor: true, ..Quirks::default() })),
-        ("expired password", Box::new(|c: &mut SimConfig| c.quirks = Quirks { expired_password: true, ..Quirks::default() })),
+    let cases: Vec<(&str, Tweak)> = vec![
+        (
+            "rejected credentials",
+            Box::new(|c: &mut SimConfig| c.password = "not-the-one".into()),
+        ),
+        (
+            "two-factor authentication",
+            Box::new(|c: &mut SimConfig| {
+                c.quirks = Quirks {
+                    two_factor: true,
+                    ..Quirks::default()
+                }
+            }),
+        ),
+        (
+            "expired password",
+            Box::new(|c: &mut SimConfig| {
+                c.quirks = Quirks {
+                    expired_password: true,
+                    ..Quirks::default()
+                }
+            }),
+        ),
     ];
     for (what, f) in cases {
         let s = cr_only(cr_sim(FIXTURE, f));
@@ -525,7 +644,10 @@ fn each_cybereason_login_failure_mode_is_named() {
 #[test]
 fn a_missing_role_is_named_at_the_source_that_needs_it() {
     let cr = cr_sim(FIXTURE, |_| {});
-    cr.inject(Fault::new(Endpoint::ClassificationDownload, FaultKind::Status(403)));
+    cr.inject(Fault::new(
+        Endpoint::ClassificationDownload,
+        FaultKind::Status(403),
+    ));
     cr.inject(Fault::new(Endpoint::VisualSearch, FaultKind::HtmlOk));
     let s = cr_only(cr);
     let (v, out) = s.json(&[]);
@@ -547,7 +669,12 @@ fn a_source_that_finds_nothing_warns_and_names_the_facet() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let c = check(&v, "cybereason", "connections");
     assert_eq!(c["status"], "warn");
-    assert!(c["summary"].as_str().unwrap().contains("`remoteAddressMaliciousClassificationType`"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("`remoteAddressMaliciousClassificationType`")
+    );
     assert!(c["summary"].as_str().unwrap().contains("matched nothing"));
     assert!(c["fix"].as_str().unwrap().contains("connection_facet"));
     for k in ["reputation", "domains", "malops"] {
@@ -562,7 +689,11 @@ fn a_source_that_finds_nothing_warns_and_names_the_facet() {
 #[test]
 fn broken_files_and_unknown_targets_fail_without_touching_anything() {
     let s = Setup::new(vec![("fw1", sim_options(Profile::default()))], None);
-    std::fs::write(s.h.path().join("blocklists/manual.yaml"), "entries:\n- value: 10.0.0.1/33\n  type: ipv4-net\n").unwrap();
+    std::fs::write(
+        s.h.path().join("blocklists/manual.yaml"),
+        "entries:\n- value: 10.0.0.1/33\n  type: ipv4-net\n",
+    )
+    .unwrap();
     let (v, out) = s.json(&["--target", "nosuch"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(status(&v, "config", "files"), "fail");

@@ -66,7 +66,9 @@ impl Client {
             ready_to_serve: flag(m.get("readyToServe"), &root.key("readyToServe")).map_err(bad)?,
         };
         if h.online.is_none() && h.ready_to_serve.is_none() {
-            return Err(bad(root.error("neither `online` nor `readyToServe` in the answer")));
+            return Err(bad(
+                root.error("neither `online` nor `readyToServe` in the answer")
+            ));
         }
         Ok(h)
     }

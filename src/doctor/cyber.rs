@@ -80,8 +80,12 @@ pub(super) async fn run(
     );
     match client.health().await {
         Ok(h) if h.online != Some(false) && h.ready_to_serve != Some(false) => {
-            s.add("health", Status::Pass, "the server reports online, ready to serve")
-                .facts(json!(h));
+            s.add(
+                "health",
+                Status::Pass,
+                "the server reports online, ready to serve",
+            )
+            .facts(json!(h));
         }
         Ok(h) => {
             s.add(
@@ -168,27 +172,38 @@ async fn reachable(
         s.skip_all(&["tcp", "tls"], "the URL is invalid");
         return false;
     };
-    let host = url.host_str().unwrap_or("").trim_matches(['[', ']']).to_string();
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_matches(['[', ']'])
+        .to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    let addrs = match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
-        .await
-    {
-        Ok(Ok(a)) => a.collect::<Vec<_>>(),
-        Ok(Err(e)) => {
-            s.add("dns", Status::Fail, format!("`{host}` does not resolve: {e}"))
+    let addrs =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await {
+            Ok(Ok(a)) => a.collect::<Vec<_>>(),
+            Ok(Err(e)) => {
+                s.add(
+                    "dns",
+                    Status::Fail,
+                    format!("`{host}` does not resolve: {e}"),
+                )
                 .fix("check cybereason.url and this machine's DNS");
-            s.skip_all(&["tcp", "tls"], "the name does not resolve");
-            return false;
-        }
-        Err(_) => {
-            s.add("dns", Status::Fail, format!("resolving `{host}` timed out"))
-                .fix("check this machine's DNS");
-            s.skip_all(&["tcp", "tls"], "the name does not resolve");
-            return false;
-        }
-    };
+                s.skip_all(&["tcp", "tls"], "the name does not resolve");
+                return false;
+            }
+            Err(_) => {
+                s.add("dns", Status::Fail, format!("resolving `{host}` timed out"))
+                    .fix("check this machine's DNS");
+                s.skip_all(&["tcp", "tls"], "the name does not resolve");
+                return false;
+            }
+        };
     let Some(first) = addrs.first().copied() else {
-        s.add("dns", Status::Fail, format!("`{host}` resolves to no address"));
+        s.add(
+            "dns",
+            Status::Fail,
+            format!("`{host}` resolves to no address"),
+        );
         s.skip_all(&["tcp", "tls"], "the name does not resolve");
         return false;
     };
@@ -214,8 +229,12 @@ async fn reachable(
             return false;
         }
         Err(_) => {
-            s.add("tcp", Status::Fail, format!("{first}: no answer within {timeout:?}"))
-                .fix("check firewalls on the way (the connection is silently dropped)");
+            s.add(
+                "tcp",
+                Status::Fail,
+                format!("{first}: no answer within {timeout:?}"),
+            )
+            .fix("check firewalls on the way (the connection is silently dropped)");
             s.skip_all(&["tls"], "no TCP connection");
             return false;
         }
@@ -226,11 +245,21 @@ async fn reachable(
         Reach::Answered { status } => {
             let c = if !https {
                 let (st, why) = if loopback {
-                    (Status::Pass, "plain http to a loopback address (a local simulator or proxy)")
+                    (
+                        Status::Pass,
+                        "plain http to a loopback address (a local simulator or proxy)",
+                    )
                 } else {
-                    (Status::Warn, "plain http: the password and session cookie cross the network unencrypted")
+                    (
+                        Status::Warn,
+                        "plain http: the password and session cookie cross the network unencrypted",
+                    )
                 };
-                let c = s.add("tls", st, format!("{why}; the login page answers HTTP {status}"));
+                let c = s.add(
+                    "tls",
+                    st,
+                    format!("{why}; the login page answers HTTP {status}"),
+                );
                 if st == Status::Warn {
                     c.fix("use the https:// URL of the tenant");
                 }
@@ -269,7 +298,9 @@ async fn reachable(
                 },
             );
             if tls {
-                c.fix("set cybereason.ca_cert to the CA (PEM) that signed the server's certificate");
+                c.fix(
+                    "set cybereason.ca_cert to the CA (PEM) that signed the server's certificate",
+                );
             } else {
                 c.fix("check that cybereason.url is the console's address (scheme and port)");
             }
@@ -355,9 +386,13 @@ async fn sources(client: &Client, o: &CollectOptions, window: &str, s: &mut Subj
                     o.malicious_classes.join(", ")
                 );
                 if let Some(b) = bad {
-                    s.add("connections", Status::Fail, format!("{what}: a row blockops cannot read: {b}"))
-                        .fix("report this answer shape (pull would fail the same way)")
-                        .facts(facts);
+                    s.add(
+                        "connections",
+                        Status::Fail,
+                        format!("{what}: a row blockops cannot read: {b}"),
+                    )
+                    .fix("report this answer shape (pull would fail the same way)")
+                    .facts(facts);
                 } else if page.total_possible == 0 {
                     s.add("connections", Status::Warn, format!("{what} matched nothing"))
                         .fix("if the console shows malicious connections in that time, set cybereason.connection_facet to the facet the tenant uses")
@@ -371,7 +406,10 @@ async fn sources(client: &Client, o: &CollectOptions, window: &str, s: &mut Subj
                     s.add(
                         "connections",
                         Status::Pass,
-                        format!("{what} matched {} connection(s); {dom}", page.total_possible),
+                        format!(
+                            "{what} matched {} connection(s); {dom}",
+                            page.total_possible
+                        ),
                     )
                     .facts(facts);
                 }
@@ -392,9 +430,13 @@ async fn sources(client: &Client, o: &CollectOptions, window: &str, s: &mut Subj
                     .map(|e| e.to_string());
                 let facts = json!({"classes": o.malicious_classes, "matched": page.total_possible});
                 if let Some(b) = bad {
-                    s.add("domains", Status::Fail, format!("a row blockops cannot read: {b}"))
-                        .fix("report this answer shape (pull would fail the same way)")
-                        .facts(facts);
+                    s.add(
+                        "domains",
+                        Status::Fail,
+                        format!("a row blockops cannot read: {b}"),
+                    )
+                    .fix("report this answer shape (pull would fail the same way)")
+                    .facts(facts);
                 } else if page.total_possible == 0 {
                     s.add("domains", Status::Warn, "no domain is classified malicious")
                         .fix("expected on a quiet tenant; else check malicious_classes")
@@ -466,7 +508,11 @@ async fn malops(client: &Client, o: &CollectOptions, window: &str, s: &mut Subje
         .map(|(k, n)| {
             let v = k.split_once('=').map_or(k.as_str(), |(_, v)| v);
             let verdict = if k == "closed=true" {
-                if counts_as("closed") { "counts" } else { "left out" }
+                if counts_as("closed") {
+                    "counts"
+                } else {
+                    "left out"
+                }
             } else if counts_as(v) {
                 "counts"
             } else {
@@ -491,9 +537,13 @@ async fn malops(client: &Client, o: &CollectOptions, window: &str, s: &mut Subje
         "skip_statuses": skip,
     });
     if listed.is_empty() {
-        s.add("malops", Status::Warn, format!("no MalOp in the last {window}"))
-            .fix("expected on a quiet tenant; MalOps only add GUIDs and their connections")
-            .facts(facts);
+        s.add(
+            "malops",
+            Status::Warn,
+            format!("no MalOp in the last {window}"),
+        )
+        .fix("expected on a quiet tenant; MalOps only add GUIDs and their connections")
+        .facts(facts);
     } else {
         s.add(
             "malops",

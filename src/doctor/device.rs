@@ -16,13 +16,14 @@ use crate::config::Target;
 use crate::fortios::capacity::{self, Holdings};
 use crate::fortios::fields::Table;
 use crate::fortios::policy::{self, GroupUse};
-use crate::fortios::probe::{self, Central, Detected, Globals, Scope, Status as SysStatus, Transactions};
+use crate::fortios::probe::{
+    self, Central, Detected, Globals, Scope, Status as SysStatus, Transactions,
+};
 use crate::fortios::ssh::{ConnectOptions, HostKeyCheck, Session, SshError, check_host_key};
 use crate::plan::desired::{self, Shape};
 use crate::plan::{delta, make::capacity_conf};
 use crate::secret::Secret;
 use crate::workspace::Workspace;
-
 
 /// The checks of a target, in order.
 const CHECKS: [&str; 10] = [
@@ -45,11 +46,16 @@ fn skip_from(s: &mut Subject<'_>, from: &str, why: &str) {
 
 /// SKIP the checks from `from` up to (not including) `until` (`""`: to the end).
 fn skip_between(s: &mut Subject<'_>, from: &str, until: &str, why: &str) {
-    let start = CHECKS.iter().position(|c| *c == from).unwrap_or(CHECKS.len());
-    let end = CHECKS.iter().position(|c| *c == until).unwrap_or(CHECKS.len());
+    let start = CHECKS
+        .iter()
+        .position(|c| *c == from)
+        .unwrap_or(CHECKS.len());
+    let end = CHECKS
+        .iter()
+        .position(|c| *c == until)
+        .unwrap_or(CHECKS.len());
     s.skip_all(&CHECKS[start..end.max(start)], why);
 }
-
 
 pub(super) async fn run(
     t: &Target,
@@ -255,7 +261,12 @@ async fn examine(
             s.add("scope", Status::Fail, format!("{e:#}"))
                 .fix("set targets[].vdom as the message says")
                 .facts(json!({"detected": detected, "status": status}));
-            skip_between(s, "fortimanager", "access", "the scope does not match the configuration");
+            skip_between(
+                s,
+                "fortimanager",
+                "access",
+                "the scope does not match the configuration",
+            );
             access(session, &reads, s);
             return Ok(());
         }
@@ -310,8 +321,12 @@ async fn examine(
         }
         Err(e) => {
             reads.tables = Some(false);
-            s.add("tables", Status::Fail, format!("reading the firewall tables: {e:#}"))
-                .fix("give the profile read access to firewall addresses and groups");
+            s.add(
+                "tables",
+                Status::Fail,
+                format!("reading the firewall tables: {e:#}"),
+            )
+            .fix("give the profile read access to firewall addresses and groups");
             skip_between(s, "groups", "access", "the tables could not be read");
             access(session, &reads, s);
             return Ok(());
@@ -365,7 +380,9 @@ async fn examine(
 
 fn fortimanager(t: &Target, g: &Globals, s: &mut Subject<'_>) {
     let seen = match &g.central {
-        Central::Unmanaged { kind } => format!("not managed by FortiManager (central-management type {kind})"),
+        Central::Unmanaged { kind } => {
+            format!("not managed by FortiManager (central-management type {kind})")
+        }
         Central::Managed { fmg, backup } => format!(
             "managed by FortiManager{} in {} mode",
             fmg.as_deref().map(|f| format!(" {f}")).unwrap_or_default(),
@@ -385,7 +402,10 @@ fn fortimanager(t: &Target, g: &Globals, s: &mut Subject<'_>) {
             let c = s.add(
                 "fortimanager",
                 st,
-                format!("{seen}; central_management: {}", t.central_management.as_str()),
+                format!(
+                    "{seen}; central_management: {}",
+                    t.central_management.as_str()
+                ),
             );
             if st == Status::Warn {
                 c.fix("make sure FortiManager imports or keeps these objects (Fortinet KB 412972)");
@@ -393,9 +413,13 @@ fn fortimanager(t: &Target, g: &Globals, s: &mut Subject<'_>) {
             c.facts(facts);
         }
         Err(e) => {
-            s.add("fortimanager", Status::Fail, format!("{seen}: plan and apply refuse: {e}"))
-                .fix("see the message (targets[].central_management)")
-                .facts(facts);
+            s.add(
+                "fortimanager",
+                Status::Fail,
+                format!("{seen}: plan and apply refuse: {e}"),
+            )
+            .fix("see the message (targets[].central_management)")
+            .facts(facts);
         }
     }
 }
@@ -404,8 +428,12 @@ fn transactions(t: &Target, tx: &Transactions, s: &mut Subject<'_>) {
     let facts = json!({"transactions": tx, "transaction": t.transaction});
     match (tx, t.transaction) {
         (Transactions::Available { status }, true) => {
-            s.add("transactions", Status::Pass, format!("available and used ({status})"))
-                .facts(facts);
+            s.add(
+                "transactions",
+                Status::Pass,
+                format!("available and used ({status})"),
+            )
+            .facts(facts);
         }
         (Transactions::Available { .. }, false) => {
             s.add(
@@ -457,8 +485,12 @@ fn tables(
     let (d, skipped) = match r {
         Ok(x) => x,
         Err(e) => {
-            s.add("tables", Status::Fail, format!("computing the desired state: {e:#}"))
-                .fix("run `blockops check`");
+            s.add(
+                "tables",
+                Status::Fail,
+                format!("computing the desired state: {e:#}"),
+            )
+            .fix("run `blockops check`");
             return;
         }
     };
@@ -513,7 +545,10 @@ fn tables(
     } else {
         ""
     };
-    let summary = format!("{counts}; entries now→after (limit): {}{limits_note}", shown.join(", "));
+    let summary = format!(
+        "{counts}; entries now→after (limit): {}{limits_note}",
+        shown.join(", ")
+    );
     if skipped > 0 {
         s.add(
             "tables",
@@ -559,16 +594,33 @@ fn deny_policy(
         let g = &groups[i];
         let uses = policy::uses(&policies, tb, g);
         facts.insert(g.clone(), json!(uses));
-        let deny: Vec<&GroupUse> = uses.iter().filter(|u| u.action == "deny" && u.enabled).collect();
-        let accept: Vec<&GroupUse> = uses.iter().filter(|u| u.action != "deny" && u.enabled).collect();
-        let show = |v: &[&GroupUse]| v.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ");
+        let deny: Vec<&GroupUse> = uses
+            .iter()
+            .filter(|u| u.action == "deny" && u.enabled)
+            .collect();
+        let accept: Vec<&GroupUse> = uses
+            .iter()
+            .filter(|u| u.action != "deny" && u.enabled)
+            .collect();
+        let show = |v: &[&GroupUse]| {
+            v.iter()
+                .map(|u| u.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let (st, line) = if !accept.is_empty() {
             (
                 Status::Fail,
-                format!("\"{g}\" is used by a policy that does not deny: {}", show(&accept)),
+                format!(
+                    "\"{g}\" is used by a policy that does not deny: {}",
+                    show(&accept)
+                ),
             )
         } else if !deny.is_empty() {
-            (Status::Pass, format!("\"{g}\" is denied by {}", show(&deny)))
+            (
+                Status::Pass,
+                format!("\"{g}\" is denied by {}", show(&deny)),
+            )
         } else if present[i] {
             (
                 Status::Fail,
@@ -586,7 +638,9 @@ fn deny_policy(
     let c = s.add("deny-policy", worst, lines.join("; "));
     c.facts(serde_json::Value::Object(facts));
     if worst != Status::Pass {
-        c.fix("reference the groups in an enabled deny policy (dstaddr/srcaddr, dstaddr6/srcaddr6)");
+        c.fix(
+            "reference the groups in an enabled deny policy (dstaddr/srcaddr, dstaddr6/srcaddr6)",
+        );
     }
 }
 

@@ -233,11 +233,7 @@ pub fn run(o: &Options) -> Report {
                 )
                 .fix("fix the configuration (`blockops check` lists every problem)")
                 .facts(json!({ "problems": d }));
-            subject.add(
-                "files",
-                Status::Skip,
-                "the configuration did not load",
-            );
+            subject.add("files", Status::Skip, "the configuration did not load");
             Subject::new("cybereason", &mut checks).add(
                 "all",
                 Status::Skip,
@@ -289,7 +285,10 @@ pub fn run(o: &Options) -> Report {
             Subject::new("cybereason", &mut checks).add(
                 "config",
                 Status::Skip,
-                format!("{} has no `cybereason:` section (pull is not set up)", o.config_rel),
+                format!(
+                    "{} has no `cybereason:` section (pull is not set up)",
+                    o.config_rel
+                ),
             );
         }
     }
@@ -359,7 +358,11 @@ fn files_check(s: &mut Subject, src: &WorktreeSource, config_rel: &str) -> Optio
         s.add(
             "files",
             Status::Warn,
-            format!("{summary}; {} warning(s), first: {}", warnings.len(), warnings[0]),
+            format!(
+                "{summary}; {} warning(s), first: {}",
+                warnings.len(),
+                warnings[0]
+            ),
         )
         .fix("run `blockops check` and look at the warnings")
         .facts(facts);

@@ -185,7 +185,10 @@ end
         assert_eq!(v4[1].to_string(), "policy 2 (accept in srcaddr, disabled)");
         let v6 = uses(&p, Table::Addrgrp6, "blockops-v6");
         assert_eq!(v6.len(), 1);
-        assert_eq!(v6[0].to_string(), "policy 1 \"block-out\" (deny in dstaddr6)");
+        assert_eq!(
+            v6[0].to_string(),
+            "policy 1 \"block-out\" (deny in dstaddr6)"
+        );
         // An IPv4 group name in an IPv6 field is not a use of the IPv4 group.
         assert!(uses(&p, Table::Addrgrp6, "blockops-v4").is_empty());
     }

@@ -210,9 +210,7 @@ pub async fn check_host_key(o: &ConnectOptions) -> anyhow::Result<HostKeyCheck> 
             .into());
         }
         Ok(Ok(handle)) => {
-            let _ = handle
-                .disconnect(Disconnect::ByApplication, "", "en")
-                .await;
+            let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
         }
         Ok(Err(e)) if seen.is_none() => return Err(SshError::Connect { addr, source: e }.into()),
         Ok(Err(_)) => {}
