@@ -30,9 +30,18 @@ domains:
   - {name: dropper.malware.example, classification: malware}
 "#;
 
-/// Lines doctor may send to a FortiGate: reads, and entering/leaving existing scopes.
-fn is_read(line: &str) -> bool {
+/// Lines doctor may send to a FortiGate: reads, and entering/leaving existing scopes. `prev` is
+/// the line sent before: `edit` is only allowed right after `config vdom` (entering an
+/// existing VDOM), and a `config firewall …` table must be left with `end` at once (no `edit`,
+/// `set` or `delete` inside it).
+fn is_read(prev: Option<&str>, line: &str) -> bool {
     let l = line.trim();
+    if prev.is_some_and(|p| p.starts_with("config firewall ")) {
+        return l == "end";
+    }
+    if l.starts_with("edit ") {
+        return prev == Some("config vdom");
+    }
     l.starts_with("get ")
         || l.starts_with("show ")
         || l == "get"
@@ -43,8 +52,19 @@ fn is_read(line: &str) -> bool {
         || l == "config vdom"
         || l == "config global"
         || l.starts_with("config firewall ")
-        // `edit <vdom>` inside `config vdom` only (checked below against the VDOM list).
-        || l.starts_with("edit ")
+}
+
+#[test]
+fn the_read_only_rule_of_these_tests_rejects_writes() {
+    // Positive control for `is_read`: it must be able to fail.
+    assert!(!is_read(Some("config firewall address"), "edit \"bo-x\""));
+    assert!(!is_read(Some("config firewall address"), "delete \"bo-x\""));
+    assert!(!is_read(None, "set output standard"));
+    assert!(!is_read(Some("end"), "edit root"));
+    assert!(!is_read(None, "config system console"));
+    assert!(!is_read(None, "execute config-transaction start"));
+    assert!(is_read(Some("config vdom"), "edit root"));
+    assert!(is_read(Some("config firewall address"), "end"));
 }
 
 /// The lines doctor sent (`>>> line` in the transcript).
@@ -59,6 +79,8 @@ fn sent(transcript: &str) -> Vec<String> {
 struct Setup {
     h: Harness,
     cr: Option<SimHandle>,
+    /// Extra lines under `cybereason:`.
+    cr_extra: String,
     logs: tempfile::TempDir,
 }
 
@@ -78,6 +100,7 @@ impl Setup {
         let s = Setup {
             h,
             cr,
+            cr_extra: String::new(),
             logs: tempfile::tempdir().unwrap(),
         };
         s.write_config();
@@ -93,6 +116,7 @@ impl Setup {
                 "cybereason:\n  url: {}\n  username: api@blockops.example\n  password: {{env: {CR_ENV}}}\n  timeout: 5s\n  retries: 1\n  retry_backoff: 5ms\n",
                 cr.url()
             ));
+            y.push_str(&self.cr_extra);
             std::fs::write(p, y).unwrap();
         }
     }
@@ -135,9 +159,15 @@ impl Setup {
         assert_eq!(&self.h.state(i), before, "the device's state changed");
         assert_eq!(self.h.sim(i).global_changes(), Vec::<String>::new());
         let t = self.transcript(target);
-        for l in sent(&t) {
-            assert!(is_read(&l), "doctor sent `{l}`, which is not a read");
+        let lines = sent(&t);
+        let mut prev: Option<&str> = None;
+        for l in &lines {
+            assert!(
+                is_read(prev, l),
+                "doctor sent `{l}` (after {prev:?}), which is not a read"
+            );
             assert!(!l.contains("console"), "doctor sent `{l}`");
+            prev = Some(l.as_str());
         }
         let all = format!(
             "{}{}{t}",
@@ -630,6 +660,7 @@ fn each_cybereason_login_failure_mode_is_named() {
     ];
     for (what, f) in cases {
         let s = cr_only(cr_sim(FIXTURE, f));
+        let before = s.h.state(0);
         let (v, out) = s.json(&["--target", "fw1"]);
         assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out));
         let l = check(&v, "cybereason", "login");
@@ -637,7 +668,7 @@ fn each_cybereason_login_failure_mode_is_named() {
         assert_eq!(l["facts"]["failure"], what);
         assert!(l["summary"].as_str().unwrap().starts_with(what), "{l:#}");
         assert_eq!(status(&v, "cybereason", "reputation"), "skip");
-        s.assert_read_only(0, &s.h.state(0), "fw1", &out);
+        s.assert_read_only(0, &before, "fw1", &out);
     }
 }
 
@@ -705,4 +736,74 @@ fn broken_files_and_unknown_targets_fail_without_touching_anything() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(status(&v, "config", "config"), "fail");
     assert_eq!(status(&v, "cybereason", "all"), "skip");
+}
+
+#[test]
+fn tls_is_checked_with_the_clients_own_settings() {
+    let s = cr_only(cr_sim(FIXTURE, |c| c.tls = true));
+    // A self-signed certificate without ca_cert: the handshake fails, nothing is sent.
+    let (v, out) = s.json(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = check(&v, "cybereason", "tls");
+    assert_eq!(t["status"], "fail");
+    assert!(
+        t["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS handshake failed"),
+        "{t:#}"
+    );
+    assert!(t["fix"].as_str().unwrap().contains("ca_cert"));
+    assert_eq!(status(&v, "cybereason", "login"), "skip");
+    assert_eq!(s.cr.as_ref().unwrap().logins(), 0);
+    // Trusted through ca_cert.
+    let pem = s.cr.as_ref().unwrap().cert_pem.clone().unwrap();
+    std::fs::write(s.h.path().join("sim-ca.pem"), pem).unwrap();
+    let mut s = s;
+    s.cr_extra = "  ca_cert: sim-ca.pem\n".into();
+    s.write_config();
+    let (v, _) = s.json(&[]);
+    assert_eq!(status(&v, "cybereason", "tls"), "pass");
+    assert!(summary(&v, "cybereason", "tls").contains("sim-ca.pem"));
+    assert_eq!(status(&v, "cybereason", "login"), "pass");
+    // insecure_skip_verify works but is a warning.
+    s.cr_extra = "  insecure_skip_verify: true\n".into();
+    s.write_config();
+    let (v, _) = s.json(&[]);
+    assert_eq!(status(&v, "cybereason", "tls"), "warn");
+    assert!(summary(&v, "cybereason", "tls").contains("NOT verified"));
+}
+
+#[test]
+fn an_unreachable_cybereason_and_an_unreachable_device_fail_early() {
+    // A port nothing listens on (bound, then closed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s = Setup::new(vec![("fw1", sim_options(Profile::default()))], None);
+    s.h.target_extra = String::new();
+    s.write_config();
+    let p = s.h.path().join("blockops.yaml");
+    let y = std::fs::read_to_string(&p).unwrap().replace(
+        &format!("port: {}", s.h.sim(0).addr.port()),
+        &format!("port: {port}"),
+    );
+    std::fs::write(
+        &p,
+        format!(
+            "{y}cybereason:\n  url: http://127.0.0.1:{port}\n  username: u\n  password: {{env: {CR_ENV}}}\n  timeout: 2s\n"
+        ),
+    )
+    .unwrap();
+    let (v, out) = s.json(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(status(&v, "cybereason", "dns"), "pass");
+    assert_eq!(status(&v, "cybereason", "tcp"), "fail");
+    assert_eq!(status(&v, "cybereason", "login"), "skip");
+    assert_eq!(status(&v, "target fw1", "tcp"), "fail");
+    assert_eq!(status(&v, "target fw1", "host-key"), "skip");
+    let table = String::from_utf8_lossy(&s.doctor(&[]).stdout).to_string();
+    assert!(table.contains("FAIL") && table.contains("fix: "), "{table}");
 }
