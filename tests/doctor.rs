@@ -473,6 +473,7 @@ fn vdom_scoped_administrator_is_never_sent_global_commands() {
         "{sc}"
     );
     assert_eq!(status(&v, "target fw1", "fortimanager"), "warn");
+    assert!(summary(&v, "target fw1", "access").contains("system settings not tried"));
     s.assert_read_only(0, &before, "fw1", &out);
     for l in sent(&s.transcript("fw1")) {
         assert!(

@@ -108,7 +108,7 @@ pub(super) async fn run(
     let to_ms = crate::cli::pull::millis_now();
     let from_ms = to_ms - i64::try_from(cfg.window.0.as_millis()).unwrap_or(i64::MAX / 2);
     let o = CollectOptions::from_config(cc, &cfg.sources, from_ms, to_ms);
-    let window = humantime_days(cfg.window.0);
+    let window = window_text(cfg.window.0);
     sources(&client, &o, &window, s).await;
     client.logout().await;
 }
@@ -121,7 +121,7 @@ fn shown_flag(b: Option<bool>) -> &'static str {
     }
 }
 
-fn humantime_days(d: Duration) -> String {
+fn window_text(d: Duration) -> String {
     let secs = d.as_secs();
     if secs.is_multiple_of(86_400) {
         format!("{}d", secs / 86_400)

@@ -58,6 +58,7 @@ fn skip_between(s: &mut Subject<'_>, from: &str, until: &str, why: &str) {
 }
 
 pub(super) async fn run(
+    cfg: &crate::config::Config,
     t: &Target,
     o: &Options,
     ws: Option<&Workspace>,
@@ -133,7 +134,7 @@ pub(super) async fn run(
             session.prompt().trim_end()
         ),
     );
-    let rest = examine(&mut session, t, ws, s).await;
+    let rest = examine(&mut session, cfg, t, ws, s).await;
     let transcript = session.close().await;
     if let Err(e) = rest {
         s.add("session", Status::Fail, format!("{e:#}"))
@@ -228,6 +229,7 @@ struct Reads {
 /// Everything after the login; `Err` when the session itself broke.
 async fn examine(
     session: &mut Session,
+    cfg: &crate::config::Config,
     t: &Target,
     ws: Option<&Workspace>,
     s: &mut Subject<'_>,
@@ -290,30 +292,21 @@ async fn examine(
     .facts(json!({"scope": scope, "detected": detected, "status": status}));
 
     let globals = probe::globals(session, &scope, &patterns).await?;
-    reads.system = Some(!matches!(globals.central, Central::Unknown { .. }));
+    // A VDOM-scoped administrator is never asked for global settings (it has none).
+    reads.system = (!matches!(scope, Scope::VdomAdmin { .. }))
+        .then(|| !matches!(globals.central, Central::Unknown { .. }));
     fortimanager(t, &globals, s);
 
     let tx = probe::transactions(session, &patterns).await?;
     reads.execute = Some(matches!(tx, Transactions::Available { .. }));
     transactions(t, &tx, s);
 
-    let shape = ws.map(|w| Shape::of(w, &t.name, "the configuration"));
-    let owner_fields = match &shape {
-        Some(Ok(sh)) => (sh.owner.clone(), sh.fields.clone()),
-        _ => {
-            let r = crate::config::Config::default().render;
-            let sh = Shape::new(&t.name, t.vdom.clone(), r);
-            (sh.owner, sh.fields)
-        }
-    };
-    let read = crate::fortios::device::read_state(
-        session,
-        &scope,
-        &owner_fields.0,
-        &owner_fields.1,
-        &patterns,
-    )
-    .await;
+    // The shape plan uses: the target's render settings from the loaded configuration (also
+    // when the blocklist files did not load).
+    let shape = Shape::new(&t.name, t.vdom.clone(), cfg.render_for(t));
+    let read =
+        crate::fortios::device::read_state(session, &scope, &shape.owner, &shape.fields, &patterns)
+            .await;
     let (state, holdings) = match read {
         Ok((st, _backup, h)) => {
             reads.tables = Some(true);
@@ -332,12 +325,9 @@ async fn examine(
             return Ok(());
         }
     };
-    match (ws, &shape) {
-        (Some(w), Some(Ok(sh))) => tables(w, t, sh, &scope, &globals, &state, &holdings, s),
-        (_, Some(Err(e))) => {
-            s.add("tables", Status::Fail, format!("{e:#}"));
-        }
-        _ => {
+    match ws {
+        Some(w) => tables(w, t, &shape, &scope, &globals, &state, &holdings, s),
+        None => {
             s.add(
                 "tables",
                 Status::Skip,
@@ -345,7 +335,7 @@ async fn examine(
             );
         }
     }
-    let groups = owner_fields.0.groups.clone();
+    let groups = shape.owner.groups.clone();
     let present: [bool; 2] = [
         holdings.names[Table::Addrgrp.index()].contains(&groups[0]),
         holdings.names[Table::Addrgrp6.index()].contains(&groups[1]),

@@ -294,7 +294,7 @@ pub fn run(o: &Options) -> Report {
     }
     for t in targets {
         let mut s = Subject::new(format!("target {}", t.name), &mut checks);
-        rt.block_on(device::run(t, o, ws.as_ref(), &mut s, &mut secrets));
+        rt.block_on(device::run(&cfg, t, o, ws.as_ref(), &mut s, &mut secrets));
     }
     Report {
         checks,
