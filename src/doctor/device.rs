@@ -294,7 +294,7 @@ async fn examine(
     let globals = probe::globals(session, &scope, &patterns).await?;
     // A VDOM-scoped administrator is never asked for global settings (it has none).
     reads.system = (!matches!(scope, Scope::VdomAdmin { .. }))
-        .then(|| !matches!(globals.central, Central::Unknown { .. }));
+        .then_some(!matches!(globals.central, Central::Unknown { .. }));
     fortimanager(t, &globals, s);
 
     let tx = probe::transactions(session, &patterns).await?;
