@@ -12,9 +12,11 @@ use crate::text::is_word;
 
 mod checks;
 mod cybereason;
+mod device;
 mod values;
 use checks::de_secret_opt;
 pub use cybereason::{CybereasonConfig, EppMalops};
+pub use device::CentralManagement;
 pub use values::{Dur, Threshold};
 
 /// Default location of the configuration, relative to the repository root.
@@ -360,6 +362,15 @@ pub struct Target {
     /// your firmware words errors differently].
     #[serde(default = "default_error_patterns")]
     pub error_patterns: Vec<String>,
+    /// On a FortiManager-managed unit: `refuse` (default), `allow-backup-mode`, `allow`.
+    #[serde(default)]
+    pub central_management: CentralManagement,
+    /// Lines in flight inside a transaction (outside one, every line waits for its reply).
+    #[serde(default = "device::default_window_lines")]
+    pub window_lines: usize,
+    /// Bytes in flight inside a transaction.
+    #[serde(default = "device::default_window_bytes")]
+    pub window_bytes: usize,
 }
 
 /// Text that marks a device reply as a failure: FortiOS ends a failed line with `Command fail.
@@ -509,6 +520,9 @@ impl Config {
                         t.name
                     ),
                 );
+            }
+            for (key, msg) in device::problems(t) {
+                err(key, msg);
             }
             renders.push((format!("target `{}`", t.name), self.render_for(t)));
         }

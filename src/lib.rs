@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod cybereason;
 pub mod diag;
+pub mod doctor;
 pub mod error;
 pub mod fortios;
 pub mod gitops;

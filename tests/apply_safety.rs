@@ -1,7 +1,7 @@
 //! The refusals and failure handling of `apply` (SPEC guarantees 5–8) against the simulator.
 mod fgt;
 
-use blockops::sim::fortigate::{FailRule, Limits, Profile, Value};
+use blockops::sim::fortigate::{FailRule, Profile, Value};
 use fgt::*;
 
 fn plan_ok(h: &Harness) {
@@ -198,19 +198,22 @@ fn hand_made(h: &Harness) {
 }
 
 #[test]
-fn table_limit_mid_script_aborts_and_touches_nothing_else() {
-    let profile = Profile {
-        limits: Limits {
-            max_entries: 4,
-            ..Limits::default()
-        },
-        ..Profile::default()
-    };
-    let h = Harness::with(vec![("fw1", sim_options(profile))]);
+fn table_full_mid_script_aborts_and_touches_nothing_else() {
+    // The table fills up between plan and apply (someone else's objects, which do not make
+    // the plan stale), and the device does not state its limit: the fourth address is refused
+    // at its `edit`. (A limit the device states is refused by `plan` before anything is sent:
+    // tests/capacity.rs.)
+    let h = Harness::new();
     hand_made(&h);
     let before = h.state(0);
     h.commit_list(&ips(0..6), "six");
     plan_ok(&h);
+    h.sim(0).fail_lines(FailRule {
+        pattern: "edit \"bo-192.0.2.19\"".into(),
+        code: -4,
+        message: "Maximum number of entries has been reached".into(),
+        times: None,
+    });
     let a = apply(&h);
     assert_eq!(a.status.code(), Some(1), "{}", text(&a));
     let err = stderr(&a);
@@ -312,8 +315,9 @@ fn dropped_connection_then_replan_converges() {
             .lines()
             .count();
         assert!(n >= 195, "script has only {n} lines");
-        // Setup traffic comes first: status, console (3 lines to switch the pager), four `show`s.
-        let setup = 9;
+        // Setup traffic comes first: `get system status`, `get system central-management`,
+        // `print tablesize`, `get system resource-limits`, four `show`s.
+        let setup = 8;
         h.sim(0).drop_after_lines(setup + at, execute);
         let a = apply(&h);
         assert_eq!(a.status.code(), Some(1), "drop at {at}: {}", text(&a));

@@ -55,11 +55,6 @@ struct JsonSummary<'a> {
     stats: &'a CollectStats,
 }
 
-/// Now in epoch milliseconds.
-pub(crate) fn millis_now() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 /// Run `blockops pull`.
 pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
@@ -81,22 +76,9 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> anyhow::Result<Outcome> {
     let url = settings.shown_url();
     let password = settings.password.clone();
     let window = a.since.unwrap_or(ws.config.window);
-    let to_ms = millis_now();
+    let to_ms = crate::cybereason::collect::millis_now();
     let from_ms = to_ms - i64::try_from(window.0.as_millis()).unwrap_or(i64::MAX / 2);
-    let src = &ws.config.sources;
-    let opts = CollectOptions {
-        reputation: src.reputation,
-        connections: src.connections,
-        domains: src.domains,
-        malops: src.malops,
-        from_ms,
-        to_ms,
-        result_limit: u64::from(cfg.result_limit.max(1)),
-        connection_facet: cfg.connection_facet.clone(),
-        malicious_classes: cfg.malicious_classes.clone(),
-        malop_skip_statuses: cfg.malop_skip_statuses.clone(),
-        epp_malops: cfg.epp_malops,
-    };
+    let opts = CollectOptions::from_config(&cfg, &ws.config.sources, from_ms, to_ms);
     let progress =
         crate::progress::Bars::new(ctx.global.quiet || a.format == Format::Json).steps("pull");
     progress.step(&format!("logging in to {url}"));

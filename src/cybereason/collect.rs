@@ -17,6 +17,11 @@ use crate::blocklist::Source;
 use crate::blocklist::merge::Finding;
 use crate::config::EppMalops;
 
+/// Now in epoch milliseconds.
+pub fn millis_now() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// What to collect.
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
@@ -34,6 +39,30 @@ pub struct CollectOptions {
     pub malop_skip_statuses: Vec<String>,
     /// Non-EDR MalOps: skip, or read their detection details.
     pub epp_malops: EppMalops,
+}
+
+impl CollectOptions {
+    /// What `pull` collects with this configuration over `[from_ms, to_ms]`.
+    pub fn from_config(
+        cfg: &crate::config::CybereasonConfig,
+        src: &crate::config::Sources,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> CollectOptions {
+        CollectOptions {
+            reputation: src.reputation,
+            connections: src.connections,
+            domains: src.domains,
+            malops: src.malops,
+            from_ms,
+            to_ms,
+            result_limit: u64::from(cfg.result_limit.max(1)),
+            connection_facet: cfg.connection_facet.clone(),
+            malicious_classes: cfg.malicious_classes.clone(),
+            malop_skip_statuses: cfg.malop_skip_statuses.clone(),
+            epp_malops: cfg.epp_malops,
+        }
+    }
 }
 
 /// Counters for the summary.
@@ -98,6 +127,50 @@ fn query(elements: Vec<QueryElement>, limit: u64, context: &str, fields: &[&str]
         query_timeout: Some(120_000),
         custom_fields: fields.iter().map(|s| s.to_string()).collect(),
     }
+}
+
+/// The malicious-connections query of `pull` over `[from, to]` (epoch ms), at most `limit`
+/// rows: `cybereason.connection_facet` Equals one of the classes, `creationTime` Between.
+pub fn connections_query(o: &CollectOptions, from: i64, to: i64, limit: u64) -> QueryRequest {
+    let filters = vec![
+        Filter::new(
+            &o.connection_facet,
+            "Equals",
+            o.malicious_classes.iter().map(|c| json!(c)).collect(),
+        ),
+        Filter::new("creationTime", "Between", vec![json!(from), json!(to)]),
+    ];
+    query(
+        vec![QueryElement {
+            requested_type: "Connection".into(),
+            filters: Some(filters),
+            is_result: true,
+            ..Default::default()
+        }],
+        limit,
+        "SPECIFIC",
+        &CONNECTION_FIELDS,
+    )
+}
+
+/// The malicious-domains query of `pull`, at most `limit` rows.
+pub fn domains_query(o: &CollectOptions, limit: u64) -> QueryRequest {
+    let filters = vec![Filter::new(
+        "maliciousClassificationType",
+        "Equals",
+        o.malicious_classes.iter().map(|c| json!(c)).collect(),
+    )];
+    query(
+        vec![QueryElement {
+            requested_type: "DomainName".into(),
+            filters: Some(filters),
+            is_result: true,
+            ..Default::default()
+        }],
+        limit,
+        "SPECIFIC",
+        &["elementDisplayName", "maliciousClassificationType"],
+    )
 }
 
 /// True when a response may have been cut at the limit.
@@ -219,22 +292,7 @@ async fn domains(
     o: &CollectOptions,
     out: &mut Collected,
 ) -> Result<(), ClientError> {
-    let filters = vec![Filter::new(
-        "maliciousClassificationType",
-        "Equals",
-        o.malicious_classes.iter().map(|c| json!(c)).collect(),
-    )];
-    let q = query(
-        vec![QueryElement {
-            requested_type: "DomainName".into(),
-            filters: Some(filters),
-            is_result: true,
-            ..Default::default()
-        }],
-        o.result_limit,
-        "SPECIFIC",
-        &["elementDisplayName", "maliciousClassificationType"],
-    );
+    let q = domains_query(o, o.result_limit);
     let page = client.visual_search(&q).await?;
     out.stats.queries += 1;
     if overflowed(page.rows.len() as u64, page.total_possible, o.result_limit) {
@@ -436,25 +494,7 @@ async fn connections(
     let mut found = BTreeMap::new();
     let mut stack = vec![(o.from_ms, o.to_ms)];
     while let Some((a, b)) = stack.pop() {
-        let filters = vec![
-            Filter::new(
-                &o.connection_facet,
-                "Equals",
-                o.malicious_classes.iter().map(|c| json!(c)).collect(),
-            ),
-            Filter::new("creationTime", "Between", vec![json!(a), json!(b)]),
-        ];
-        let q = query(
-            vec![QueryElement {
-                requested_type: "Connection".into(),
-                filters: Some(filters),
-                is_result: true,
-                ..Default::default()
-            }],
-            o.result_limit,
-            "SPECIFIC",
-            &CONNECTION_FIELDS,
-        );
+        let q = connections_query(o, a, b, o.result_limit);
         let page = client.visual_search(&q).await?;
         stats.queries += 1;
         let rows = page.rows.len() as u64;

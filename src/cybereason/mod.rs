@@ -4,12 +4,14 @@
 //! - [`body`], [`shape`], [`reputation`], [`lean`]: reading answers strictly (and fast) — truncated or corrupt
 //!   bodies and values in unknown shapes are errors that say where;
 //! - [`query`], [`malops`], [`collect`]: what is asked and what is read from the answers;
+//! - [`health`]: read-only probes for `blockops doctor` (reachability, the health endpoint);
 //! - [`pull`]: collect, then lock, merge, write and commit the pulled file.
 pub mod api;
 pub mod body;
 pub mod client;
 pub mod collect;
 pub mod error;
+pub mod health;
 pub mod lean;
 pub mod login;
 pub mod malops;

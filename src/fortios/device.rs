@@ -1,27 +1,30 @@
-//! What is on the device: the console prepared the way netmiko does it, and the four
-//! `show firewall address|address6|addrgrp|addrgrp6` outputs read into the model
-//! (`fortios::model::State`) with the same parser that reads blockops' own scripts
-//! (`fortios::parse`). Only objects blockops can prove are its own become part of the state
-//! (`fortios::model::Owner`); look-alikes are listed as others and never touched.
+//! What is on the device: the four `show firewall address|address6|addrgrp|addrgrp6` outputs
+//! read into the model (`fortios::model::State`) with the same parser that reads blockops' own
+//! scripts (`fortios::parse`). Only objects blockops can prove are its own become part of the
+//! state (`fortios::model::Owner`); look-alikes are listed as others and never touched. Every
+//! entry is counted, blockops' or not, for the capacity check (`fortios::capacity`).
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 
+use crate::fortios::capacity::Holdings;
 use crate::fortios::fields::{FieldRules, Table};
 use crate::fortios::model::{Object, Owner, State, table_of};
 use crate::fortios::parse;
+use crate::fortios::probe::Scope;
 use crate::fortios::ssh::Session;
 
 /// Managed state from the four `show` outputs (in [`Table::ALL`] order); also returns the
-/// shown text of every managed object (the backup). A reply that ends inside an entry is an
-/// error, never a shorter state.
+/// shown text of every managed object (the backup) and what the tables hold. A reply that
+/// ends inside an entry is an error, never a shorter state.
 pub fn state_from_show(
     outputs: &[String; 4],
     owner: &Owner,
     rules: &FieldRules,
-) -> anyhow::Result<(State, String)> {
+) -> anyhow::Result<(State, String, Holdings)> {
     let mut raw: [BTreeMap<String, Object>; 4] = Default::default();
     let mut texts: [BTreeMap<String, String>; 4] = Default::default();
+    let mut holdings = Holdings::default();
     for (i, out) in outputs.iter().enumerate() {
         let t = Table::ALL[i];
         let parsed = parse::parse(out, true);
@@ -36,8 +39,13 @@ pub fn state_from_show(
                 continue;
             }
             for e in block.entries {
+                holdings.names[i].insert(e.name.clone());
                 if !owner.fits_any(&e.name) {
                     continue;
+                }
+                if matches!(t, Table::Addrgrp | Table::Addrgrp6) {
+                    let n = e.fields.get("member").map_or(0, Vec::len);
+                    holdings.members.insert(e.name.clone(), n);
                 }
                 let mut fields = BTreeMap::new();
                 for (f, v) in e.fields {
@@ -66,7 +74,7 @@ pub fn state_from_show(
         }
         backup.push_str("end\n");
     }
-    Ok((st, backup))
+    Ok((st, backup, holdings))
 }
 
 pub use crate::config::default_error_patterns;
@@ -78,85 +86,12 @@ pub fn find_error<'a>(output: &'a str, patterns: &[String]) -> Option<&'a str> {
         .find(|l| patterns.iter().any(|p| l.contains(p.as_str())))
 }
 
-/// What the session learned while preparing the console.
-#[derive(Debug, Clone, Default)]
-pub struct Console {
-    pub multi_vdom: bool,
-    pub was_more: bool,
-}
-
 async fn checked(s: &mut Session, line: &str, patterns: &[String]) -> anyhow::Result<String> {
     let out = s.cmd(line).await?;
     if let Some(err) = find_error(&out, patterns) {
         bail!("the device rejected `{line}`: {err}");
     }
     Ok(out)
-}
-
-/// Like netmiko: find out whether VDOMs are on and switch the console pager to `standard`.
-pub async fn prepare(s: &mut Session, patterns: &[String]) -> anyhow::Result<Console> {
-    let status = checked(s, "get system status", patterns).await?;
-    let multi_vdom = status.lines().any(|l| {
-        let l = l.trim();
-        l.starts_with("Virtual domain configuration")
-            && ["multiple", "enable", "split-task"]
-                .iter()
-                .any(|m| l.ends_with(m))
-    });
-    if multi_vdom {
-        checked(s, "config global", patterns).await?;
-    }
-    let console = checked(s, "get system console", patterns).await?;
-    let mode = console
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == "output").then(|| v.trim().to_string())
-        })
-        .unwrap_or_default();
-    let was_more = mode == "more";
-    if was_more {
-        for l in ["config system console", "set output standard", "end"] {
-            checked(s, l, patterns).await?;
-        }
-    }
-    if multi_vdom {
-        checked(s, "end", patterns).await?;
-    }
-    Ok(Console {
-        multi_vdom,
-        was_more,
-    })
-}
-
-/// Put the pager back to `more` if that is how it was.
-pub async fn restore(s: &mut Session, c: &Console, patterns: &[String]) -> anyhow::Result<()> {
-    if !c.was_more {
-        return Ok(());
-    }
-    if c.multi_vdom {
-        checked(s, "config global", patterns).await?;
-    }
-    for l in ["config system console", "set output more", "end"] {
-        checked(s, l, patterns).await?;
-    }
-    if c.multi_vdom {
-        checked(s, "end", patterns).await?;
-    }
-    Ok(())
-}
-
-/// Check that the target's VDOM setting fits the device.
-pub fn check_vdom(c: &Console, vdom: Option<&str>, target: &str) -> anyhow::Result<()> {
-    match (c.multi_vdom, vdom) {
-        (true, None) => {
-            bail!("target `{target}`: the device has multiple VDOMs; set `vdom:` for this target")
-        }
-        (false, Some(v)) => {
-            bail!("target `{target}`: `vdom: {v}` is set but the device does not use VDOMs")
-        }
-        _ => Ok(()),
-    }
 }
 
 /// VDOM names from `get` inside `config vdom` (`== [ root ]` lines).
@@ -172,25 +107,20 @@ pub fn vdom_names(get_output: &str) -> Vec<String> {
         .collect()
 }
 
-/// Read the managed objects (the console must be prepared).
+/// The managed state, the backup text and what the four tables hold, read with one `show`
+/// per table (the pager answered by the session, never switched off: the console's output
+/// mode is a global setting). A global administrator enters the VDOM for the reads; a
+/// VDOM-scoped one is already in it; the session is back at its top level afterwards.
 pub async fn read_state(
     s: &mut Session,
-    vdom: Option<&str>,
+    scope: &Scope,
     owner: &Owner,
     rules: &FieldRules,
     patterns: &[String],
-) -> anyhow::Result<(State, String)> {
-    if let Some(v) = vdom {
+) -> anyhow::Result<(State, String, Holdings)> {
+    if let Some(v) = scope.wrapper_vdom() {
         checked(s, "config vdom", patterns).await?;
-        // `edit <name>` under `config vdom` creates a VDOM: check that it exists first.
-        let list = checked(s, "get", patterns).await?;
-        if !vdom_names(&list).iter().any(|n| n == v) {
-            checked(s, "end", patterns).await?;
-            bail!(
-                "VDOM `{v}` does not exist on the device (it has: {})",
-                vdom_names(&list).join(", ")
-            );
-        }
+        // The VDOM was checked to exist when the scope was resolved (`edit` would create it).
         checked(s, &format!("edit {v}"), patterns)
             .await
             .with_context(|| format!("entering VDOM {v}"))?;
@@ -201,7 +131,7 @@ pub async fn read_state(
             .await
             .with_context(|| format!("reading firewall {t}"))?;
     }
-    if vdom.is_some() {
+    if scope.wrapper_vdom().is_some() {
         checked(s, "end", patterns).await?;
     }
     state_from_show(&outputs, owner, rules)
@@ -254,7 +184,7 @@ end
             String::new(),
             String::new(),
         ];
-        let (st, backup) = state_from_show(&outs, &owner(), &FieldRules::builtin()).unwrap();
+        let (st, backup, held) = state_from_show(&outs, &owner(), &FieldRules::builtin()).unwrap();
         let a = st.table(Table::Address);
         assert_eq!(a.len(), 3);
         let o = &a["bo-203.0.113.7"];
@@ -269,6 +199,8 @@ end
         assert!(!a["bo-range"].fields.contains_key("subnet"));
         assert!(!backup.contains("\"none\""));
         assert!(backup.contains("edit \"bo-203.0.113.7\""));
+        // Every entry counts for capacity, blockops' or not.
+        assert_eq!(held.entries(Table::Address), 4);
     }
 
     #[test]
@@ -284,7 +216,7 @@ end
         let g = "config firewall addrgrp\n    edit \"grp\"\n        set member \"bo-b\" \"bo-a\"\n    next\nend\n";
         let a = "config firewall address\n    edit \"bo-a\"\n    next\n    edit \"bo-b\"\n        set color 0\n    next\nend\n";
         let outs = [a.into(), String::new(), g.into(), String::new()];
-        let (st, _) = state_from_show(&outs, &owner(), &FieldRules::builtin()).unwrap();
+        let (st, _, _) = state_from_show(&outs, &owner(), &FieldRules::builtin()).unwrap();
         assert_eq!(
             st.table(Table::Addrgrp)["grp"].members(),
             ["bo-a".to_string(), "bo-b".to_string()]

@@ -1,6 +1,12 @@
 //! SSH session to a FortiGate (russh client): host-key verification (known_hosts or a pinned
 //! fingerprint), password or key authentication, a PTY shell that waits for the FortiOS prompt,
-//! follows the `--More--` pager and strips the echo, and a transcript with secrets redacted.
+//! answers the `--More--` pager itself (the console's output mode is a global setting, so
+//! blockops never switches it), strips the echo, and keeps a transcript with secrets redacted.
+//!
+//! Two ways to talk: [`Session::cmd`] sends one line and waits for its reply (reads, with the
+//! pager); [`Session::send_lines`] + [`Session::next_reply`] keep several lines in flight and
+//! take the replies from the stream in order, each echo checked byte for byte
+//! (`fortios::stream`).
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +38,10 @@ pub enum SshError {
     },
     #[error("the device closed the connection during `{cmd}`")]
     Closed { cmd: String },
+    #[error(
+        "the device echoed `{got}` where `{expected}` was sent: input was lost or changed on the way"
+    )]
+    EchoMismatch { expected: String, got: String },
     #[error("ssh: {0}")]
     Protocol(#[from] russh::Error),
 }
@@ -134,6 +144,97 @@ impl client::Handler for Handler {
     }
 }
 
+/// The client's SSH settings: russh's defaults plus the Diffie-Hellman group exchanges older
+/// FortiOS builds offer.
+fn client_config() -> client::Config {
+    let mut cfg = client::Config {
+        nodelay: true,
+        ..Default::default()
+    };
+    let mut kex = cfg.preferred.kex.to_vec();
+    for k in [russh::kex::DH_GEX_SHA256, russh::kex::DH_G14_SHA1] {
+        if !kex.contains(&k) {
+            kex.push(k);
+        }
+    }
+    cfg.preferred.kex = kex.into();
+    cfg
+}
+
+/// What the host-key check of a session would conclude (for `blockops doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum HostKeyCheck {
+    /// The offered key matches `host_key_fingerprint`.
+    Pinned { fingerprint: String },
+    /// The offered key is recorded in the known_hosts file.
+    Known { fingerprint: String, file: String },
+    /// No key is recorded for the host (and none is pinned).
+    Unknown { fingerprint: String, why: String },
+    /// A different key is recorded or pinned.
+    Changed { fingerprint: String, why: String },
+    /// The check itself failed (unreadable known_hosts file …).
+    Unverifiable { fingerprint: String, why: String },
+}
+
+/// Run only the key exchange with the target and judge the offered host key by the target's
+/// policy, exactly as [`Session::connect`] does — but never record it (`accept_new` is
+/// ignored) and never authenticate. The connection is closed right after the exchange.
+pub async fn check_host_key(o: &ConnectOptions) -> anyhow::Result<HostKeyCheck> {
+    let mut policy = o.host_keys.clone();
+    policy.accept_new = false;
+    let verdict = Arc::new(Mutex::new(None));
+    let handler = Handler {
+        host: o.host.clone(),
+        port: o.port,
+        policy: policy.clone(),
+        verdict: verdict.clone(),
+    };
+    let addr = format!("{}:{}", o.host, o.port);
+    let connected = tokio::time::timeout(
+        o.connect_timeout,
+        client::connect(
+            Arc::new(client_config()),
+            (o.host.as_str(), o.port),
+            handler,
+        ),
+    )
+    .await;
+    let seen = verdict.lock().ok().and_then(|v| v.clone());
+    match connected {
+        Err(_) => {
+            return Err(SshError::ConnectTimeout {
+                addr,
+                secs: o.connect_timeout.as_secs(),
+            }
+            .into());
+        }
+        Ok(Ok(handle)) => {
+            let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        }
+        Ok(Err(e)) if seen.is_none() => return Err(SshError::Connect { addr, source: e }.into()),
+        Ok(Err(_)) => {}
+    }
+    let Some((v, fingerprint)) = seen else {
+        anyhow::bail!("{addr}: the server offered no host key");
+    };
+    Ok(match v {
+        KeyVerdict::Trusted | KeyVerdict::Learned(_) if policy.fingerprint.is_some() => {
+            HostKeyCheck::Pinned { fingerprint }
+        }
+        KeyVerdict::Trusted | KeyVerdict::Learned(_) => HostKeyCheck::Known {
+            fingerprint,
+            file: match &policy.known_hosts {
+                Some(p) => p.display().to_string(),
+                None => "~/.ssh/known_hosts".into(),
+            },
+        },
+        KeyVerdict::Unknown(why) => HostKeyCheck::Unknown { fingerprint, why },
+        KeyVerdict::Changed(why) => HostKeyCheck::Changed { fingerprint, why },
+        KeyVerdict::Error(why) => HostKeyCheck::Unverifiable { fingerprint, why },
+    })
+}
+
 /// Everything needed to open a session.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -185,6 +286,8 @@ pub struct Session {
     handle: client::Handle<Handler>,
     channel: russh::Channel<client::Msg>,
     buf: Vec<u8>,
+    /// Received but not yet parsed: replies to lines in flight ([`Session::next_reply`]).
+    pending: Vec<u8>,
     hostname: Option<String>,
     prompt: String,
     timeout: Duration,
@@ -197,17 +300,7 @@ pub struct Session {
 impl Session {
     /// Connect, verify the host key, authenticate, open a PTY shell and wait for the prompt.
     pub async fn connect(o: &ConnectOptions) -> anyhow::Result<Session> {
-        let mut cfg = client::Config {
-            nodelay: true,
-            ..Default::default()
-        };
-        let mut kex = cfg.preferred.kex.to_vec();
-        for k in [russh::kex::DH_GEX_SHA256, russh::kex::DH_G14_SHA1] {
-            if !kex.contains(&k) {
-                kex.push(k);
-            }
-        }
-        cfg.preferred.kex = kex.into();
+        let cfg = client_config();
         let verdict = Arc::new(Mutex::new(None));
         let handler = Handler {
             host: o.host.clone(),
@@ -319,6 +412,7 @@ impl Session {
             handle,
             channel,
             buf: Vec::new(),
+            pending: Vec::new(),
             hostname: None,
             prompt: String::new(),
             timeout: o.command_timeout,
@@ -363,8 +457,83 @@ impl Session {
         self.read_until_prompt(line, Some(line)).await
     }
 
+    /// Send lines without waiting for their replies (one write). The caller reads each reply
+    /// with [`Session::next_reply`], in order.
+    pub async fn send_lines(&mut self, lines: &[&str]) -> Result<(), SshError> {
+        let mut data = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for l in lines {
+            data.extend_from_slice(l.as_bytes());
+            data.push(b'\n');
+        }
+        self.channel.data(&data[..]).await?;
+        Ok(())
+    }
+
+    /// The reply to the oldest line in flight, which must be `line`: its echo is checked byte
+    /// for byte, its output returned (line ends normalised to `\n`), the prompt remembered.
+    pub async fn next_reply(&mut self, line: &str) -> Result<String, SshError> {
+        let host = self.hostname.clone();
+        let is_prompt = |p: &str| is_prompt(p, host.as_deref());
+        loop {
+            match super::stream::parse_reply(&self.pending, line, &is_prompt) {
+                super::stream::Parsed::Reply {
+                    output,
+                    prompt,
+                    consumed,
+                } => {
+                    self.pending.drain(..consumed);
+                    self.transcript.push_str(&format!(">>> {line}\n"));
+                    if !output.is_empty() {
+                        self.transcript.push_str(&output);
+                        self.transcript.push('\n');
+                    }
+                    self.transcript.push_str(&prompt);
+                    self.transcript.push('\n');
+                    self.prompt = prompt;
+                    return Ok(output);
+                }
+                super::stream::Parsed::Mismatch { expected, got } => {
+                    self.transcript
+                        .push_str(&format!(">>> {line}\n<<< echo mismatch: {got:?}\n"));
+                    return Err(SshError::EchoMismatch { expected, got });
+                }
+                super::stream::Parsed::Need => {}
+            }
+            match tokio::time::timeout(self.timeout, self.channel.wait()).await {
+                Err(_) => {
+                    let t = String::from_utf8_lossy(
+                        &self.pending[self.pending.len().saturating_sub(200)..],
+                    )
+                    .to_string();
+                    return Err(SshError::Timeout {
+                        cmd: line.into(),
+                        secs: self.timeout.as_secs(),
+                        tail: t,
+                    });
+                }
+                Ok(None) | Ok(Some(ChannelMsg::Eof | ChannelMsg::Close)) => {
+                    self.transcript
+                        .push_str(&format!(">>> {line}\n<<< connection closed\n"));
+                    return Err(SshError::Closed { cmd: line.into() });
+                }
+                Ok(Some(ChannelMsg::Data { data })) => self.pending.extend_from_slice(&data),
+                Ok(Some(ChannelMsg::ExtendedData { data, .. })) => {
+                    self.pending.extend_from_slice(&data)
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+    }
+
+    /// Add a note to the transcript (e.g. which lines were still in flight).
+    pub fn note(&mut self, text: &str) {
+        self.transcript.push_str(&format!("--- {text}\n"));
+    }
+
     async fn read_until_prompt(&mut self, cmd: &str, echo: Option<&str>) -> anyhow::Result<String> {
-        self.buf.clear();
+        // Bytes already received for earlier pipelined lines stay in front: the echo search
+        // below skips them.
+        self.buf = std::mem::take(&mut self.pending);
         let mut echo_at: Option<usize> = if echo.map(str::trim).is_none_or(str::is_empty) {
             Some(0)
         } else {
@@ -382,7 +551,10 @@ impl Session {
                 let tail_start = last_line_start(&self.buf);
                 let tail = String::from_utf8_lossy(&self.buf[tail_start.max(start)..]).to_string();
                 let tail_visible = tail.rsplit('\r').next().unwrap_or("");
-                if tail_visible.trim_end().ends_with("--More--") {
+                // The pager's marker stands alone on the last line (`--More-- `); output that
+                // merely contains the word (a comment) is not the pager, even when a packet
+                // ends right after it.
+                if tail_visible.trim() == "--More--" {
                     // Pager: drop the marker and ask for the next page.
                     let cut = tail_start.max(start) + tail.rfind("--More--").unwrap_or(0);
                     self.buf.truncate(cut);

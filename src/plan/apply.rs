@@ -1,7 +1,9 @@
 //! The device session of `apply`, in the order that keeps a device safe (`docs/plan-file.md`):
-//! take the device lock, connect (host key verified), read the managed state, refuse a stale
-//! plan, recompute the delta and refuse a script that differs from it, write the backup, push
-//! line by line (`plan::push`), read back and compare with the desired state.
+//! take the device lock, connect (host key verified), probe the session (scope, FortiManager,
+//! limits) and refuse a plan written for another scope, read the managed state, refuse a
+//! stale plan, recompute the delta and refuse a script that differs from it, check capacity,
+//! write the backup, push (`plan::push`: line by line, or pipelined inside a transaction),
+//! read back and compare with the desired state.
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -91,6 +93,15 @@ pub async fn run(
     .with_context(|| format!("device {device}"))?;
     progress.phase("connecting");
     let mut dev = Device::open(&v.connect, t).await?;
+    if dev.facts.scope != v.plan.scope {
+        let why = format!(
+            "the plan's script was written for {}, but this session is {}; make a new plan",
+            v.plan.scope.describe(),
+            dev.facts.scope.describe()
+        );
+        dev.close().await;
+        return Err(Refused::new(why).into());
+    }
     if let Some(n) = dev.session.notice.take() {
         notify(format!("note: {n}"));
     }
@@ -119,9 +130,7 @@ async fn session(
     let t = &v.target;
     let shape = &v.shape;
     progress.phase("reading the managed objects");
-    let (current, backup) = dev
-        .read(t.vdom.as_deref(), &shape.owner, &shape.fields)
-        .await?;
+    let (current, backup, holdings) = dev.read(&shape.owner, &shape.fields).await?;
     info.left_alone = current.others.clone();
     let now = current.sha256();
     let planned = &v.plan.device_state_sha256;
@@ -144,6 +153,14 @@ async fn session(
         ))
         .into());
     }
+    super::check_capacity(
+        &t.name,
+        &v.plan.script,
+        &holdings,
+        &dev.facts.globals.limits,
+        super::make::capacity_conf(t, shape),
+        &dev.facts.scope,
+    )?;
     let backup_path = log_dir.join(format!("{}-{ts}.backup.conf", t.name));
     crate::atomic::write(&backup_path, backup.as_bytes()).with_context(|| {
         format!(
@@ -161,15 +178,20 @@ async fn session(
     }
     progress.lines(v.plan.line_count());
     let on_line = |done: usize, _total: usize| progress.set(done);
-    let report =
-        push::push_with_progress(&mut dev.session, &v.plan.script, &dev.patterns, &on_line).await;
+    let report = push::push_with_progress(
+        &mut dev.session,
+        &v.plan.script,
+        &push::PushOptions::for_target(t),
+        &on_line,
+    )
+    .await;
     progress.phase("reading back");
-    info.lines_applied = report.applied;
+    info.lines_applied = report.applied();
     if !report.ok() {
         bail!("{} (backup {})", report.describe(), backup_path.display());
     }
-    let (after, _) = dev
-        .read(t.vdom.as_deref(), &shape.owner, &shape.fields)
+    let (after, _, _) = dev
+        .read(&shape.owner, &shape.fields)
         .await
         .context("reading the device back")?;
     let drift = after.drift(&want);

@@ -7,7 +7,8 @@
 //! gives exactly the rendered full script (a test keeps it so).
 //!
 //! Order matters for safety: new and changed addresses first, then groups (members before the
-//! groups that contain them, `append` before `unselect` so no group is ever empty), then retired
+//! groups that contain them; within a group, leaving members before new ones, so no group is
+//! ever empty nor ever holds more than before or after — see `member_changes`), then retired
 //! groups, and only then the retired addresses, which by then no managed group references. The
 //! text is a pure function of (current state, desired state, options), so `apply` can recompute
 //! and compare it.
@@ -203,14 +204,7 @@ fn entry(
         let have = cur.and_then(|c| c.fields.get(f));
         match (want.fields.get(f), have) {
             (Some(w), Some(h)) if w == h => {}
-            (Some(w), Some(h)) if f == "member" => {
-                let h: BTreeSet<&String> = h.iter().collect();
-                let ws: BTreeSet<&String> = w.iter().collect();
-                let add: Vec<&String> = ws.difference(&h).copied().collect();
-                let rem: Vec<&String> = h.difference(&ws).copied().collect();
-                out.members("append", &add, o.max_line_length);
-                out.members("unselect", &rem, o.max_line_length);
-            }
+            (Some(w), Some(h)) if f == "member" => member_changes(out, h, w, o.max_line_length),
             (Some(w), _) if f == "member" => out.members("set", w, o.max_line_length),
             (Some(w), _) => out.set(f, rules.style(t, f), w),
             // Only fields of the object's (new) type can be unset; the others vanished with
@@ -220,6 +214,36 @@ fn entry(
         }
     }
     out.next();
+}
+
+/// Member lines that turn `have` into `want` with the group never empty and never larger than
+/// the larger of the two: members leave before new ones arrive, except that when no member
+/// stays, one old member waits until a new one is in. A group at its member limit (a full
+/// child group, `firewall.addrgrp:member`) can therefore swap members without the device
+/// refusing an `append` half-way (`Maximum number of entries has been reached`).
+fn member_changes(out: &mut Script, have: &[String], want: &[String], max_line: usize) {
+    let h: BTreeSet<&String> = have.iter().collect();
+    let ws: BTreeSet<&String> = want.iter().collect();
+    let add: Vec<&String> = ws.difference(&h).copied().collect();
+    let rem: Vec<&String> = h.difference(&ws).copied().collect();
+    let keeps_one = ws.intersection(&h).next().is_some();
+    match (rem.split_first(), add.split_first()) {
+        (Some((r0, rest)), Some((a0, more))) if !keeps_one => {
+            out.members("unselect", rest, max_line);
+            if more.is_empty() {
+                out.members("append", &[a0], max_line);
+                out.members("unselect", &[r0], max_line);
+            } else {
+                out.members("append", more, max_line);
+                out.members("unselect", &[r0], max_line);
+                out.members("append", &[a0], max_line);
+            }
+        }
+        _ => {
+            out.members("unselect", &rem, max_line);
+            out.members("append", &add, max_line);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -299,14 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn one_swap_appends_before_unselect_and_deletes_last() {
+    fn one_swap_unselects_before_append_and_deletes_last() {
         let old = desired(&["192.0.2.1", "192.0.2.2"]);
         let new = desired(&["192.0.2.1", "192.0.2.3"]);
         let delta = compute(&old, &new, &opts());
         insta::assert_snapshot!("delta_one_swap", delta.script);
         let lines: Vec<&str> = delta.script.lines().map(str::trim).collect();
         let pos = |s: &str| lines.iter().position(|l| *l == s).unwrap();
-        assert!(pos("append member \"bo-192.0.2.3\"") < pos("unselect member \"bo-192.0.2.2\""));
+        // `bo-192.0.2.1` stays, so the group is never empty and never grows past two members.
+        assert!(pos("unselect member \"bo-192.0.2.2\"") < pos("append member \"bo-192.0.2.3\""));
         assert!(pos("unselect member \"bo-192.0.2.2\"") < pos("delete \"bo-192.0.2.2\""));
         assert!(pos("edit \"bo-192.0.2.3\"") < pos("append member \"bo-192.0.2.3\""));
         assert_eq!(
@@ -317,6 +342,58 @@ mod tests {
                 modifies: 1
             }
         );
+    }
+
+    /// Replays member lines the way FortiOS applies them: (members after each line).
+    fn replay(have: &[String], script: &str) -> Vec<usize> {
+        let mut cur: BTreeSet<String> = have.iter().cloned().collect();
+        let mut sizes = Vec::new();
+        for l in script.lines() {
+            let w = crate::fortios::parse::words(l);
+            if w.get(1).map(String::as_str) != Some("member") {
+                continue;
+            }
+            for m in &w[2..] {
+                match w[0].as_str() {
+                    "append" => {
+                        cur.insert(m.clone());
+                    }
+                    "unselect" => {
+                        cur.remove(m);
+                    }
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            sizes.push(cur.len());
+        }
+        sizes
+    }
+
+    #[test]
+    fn member_changes_never_empty_a_group_nor_overfill_it() {
+        let names =
+            |r: std::ops::Range<u32>| -> Vec<String> { r.map(|i| format!("bo-{i}")).collect() };
+        for (have, want) in [
+            (names(0..600), names(1..601)),    // full group, one swap
+            (names(0..600), names(600..1200)), // full group, every member replaced
+            (names(0..1), names(1..2)),        // placeholder replaced by one member
+            (names(0..1), names(1..40)),       // placeholder replaced by many
+            (names(0..40), names(40..41)),     // many replaced by one
+            (names(0..5), names(0..3)),        // shrink only
+            (names(0..3), names(0..5)),        // grow only
+        ] {
+            let mut s = Script::default();
+            member_changes(&mut s, &have, &want, 120);
+            let sizes = replay(&have, &s.into_string());
+            let limit = have.len().max(want.len()).max(2);
+            assert!(
+                sizes.iter().all(|&n| n >= 1 && n <= limit),
+                "{} -> {}: {sizes:?}",
+                have.len(),
+                want.len()
+            );
+            assert_eq!(sizes.last().copied().unwrap_or(have.len()), want.len());
+        }
     }
 
     #[test]

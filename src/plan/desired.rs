@@ -17,6 +17,7 @@ use crate::config::{RenderConfig, Target};
 use crate::fortios::fields::{self, FieldRules, Table};
 use crate::fortios::model::{Owner, State, carries_marker};
 use crate::fortios::parse;
+use crate::fortios::probe::Scope;
 use crate::fortios::render;
 use crate::gitops::{self, RevSource};
 use crate::workspace::{Effective, Workspace};
@@ -64,10 +65,20 @@ impl Shape {
         }
     }
 
-    /// The validator's rules for this target's scripts.
+    /// The validator's rules for this target's full scripts (wrapped in its VDOM, if any).
     pub fn rules(&self, transaction: bool) -> validate::Rules<'_> {
         validate::Rules {
             vdom: self.vdom.as_deref(),
+            transaction,
+            owner: &self.owner,
+            fields: &self.fields,
+        }
+    }
+
+    /// The validator's rules for a delta written for a session of `scope`.
+    pub fn delta_rules<'a>(&'a self, scope: &'a Scope, transaction: bool) -> validate::Rules<'a> {
+        validate::Rules {
+            vdom: scope.wrapper_vdom(),
             transaction,
             owner: &self.owner,
             fields: &self.fields,
@@ -312,11 +323,12 @@ pub fn template_problems(
     Ok(from_script(&script, ws, shape).err().unwrap_or_default())
 }
 
-/// `max_line_length` and the target's wrappers: how its delta scripts are shaped.
-pub fn delta_options(shape: &Shape, t: &Target) -> super::delta::DeltaOptions {
+/// `max_line_length` and the target's wrappers: how its delta scripts are shaped. The VDOM
+/// wrapper depends on the session's scope: a VDOM-scoped administrator is already inside it.
+pub fn delta_options(shape: &Shape, t: &Target, scope: &Scope) -> super::delta::DeltaOptions {
     super::delta::DeltaOptions {
         max_line_length: shape.render.max_line_length,
-        vdom: t.vdom.clone(),
+        vdom: scope.wrapper_vdom().map(str::to_string),
         transaction: t.transaction,
         fields: shape.fields.clone(),
     }

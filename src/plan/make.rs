@@ -8,7 +8,9 @@ use git2::{Oid, Repository};
 use time::Date;
 
 use crate::config::{Config, Target};
+use crate::fortios::capacity::{self, Holdings};
 use crate::fortios::model::State;
+use crate::fortios::probe::{Facts, Scope};
 use crate::fortios::ssh::ConnectOptions;
 use crate::progress::Bars;
 use crate::workspace::Workspace;
@@ -132,7 +134,11 @@ pub fn make(repo: &Repository, cfg: &Config, req: &Request, bars: &Bars) -> Vec<
             let bars = bars.clone();
             async move {
                 let current = match (&p.base, &p.connect) {
-                    (Some(b), _) => Ok((b.clone(), None)),
+                    (Some(b), _) => Ok(Current {
+                        state: b.clone(),
+                        notice: None,
+                        device: None,
+                    }),
                     (None, Some(o)) => read_device(o, &p.target, &p.shape, &bars).await,
                     (None, None) => Err(anyhow!("no connection settings")),
                 };
@@ -157,7 +163,7 @@ pub fn make(repo: &Repository, cfg: &Config, req: &Request, bars: &Bars) -> Vec<
         }
     };
     for (p, current) in results {
-        let (current, notice) = match current {
+        let current = match current {
             Ok(c) => c,
             Err(e) => {
                 out.push(Planned {
@@ -178,7 +184,7 @@ pub fn make(repo: &Repository, cfg: &Config, req: &Request, bars: &Bars) -> Vec<
         out.push(Planned {
             target: p.target.name.clone(),
             result,
-            notice,
+            notice: current.notice,
         });
     }
     out.sort_by_key(|p| req.targets.iter().position(|t| t.name == p.target));
@@ -195,10 +201,15 @@ fn plan_file(
     t: &Target,
     shape: &Shape,
     desired: &State,
-    current: &State,
+    cur: &Current,
 ) -> anyhow::Result<PlanFile> {
+    let current = &cur.state;
+    let scope = match &cur.device {
+        Some(d) => d.facts.scope.clone(),
+        None => Scope::assumed(t.vdom.as_deref()),
+    };
     let (want, skipped) = desired::for_device(ws, eff, shape, desired, current)?;
-    let d = delta::compute(current, &want, &desired::delta_options(shape, t));
+    let d = delta::compute(current, &want, &desired::delta_options(shape, t, &scope));
     super::check_removals(
         cfg,
         &shape.render.prefix,
@@ -206,10 +217,21 @@ fn plan_file(
         &want,
         req.allow_large_change,
     )?;
+    if let Some(dev) = &cur.device {
+        super::check_capacity(
+            &t.name,
+            &d.script,
+            &dev.holdings,
+            &dev.facts.globals.limits,
+            capacity_conf(t, shape),
+            &scope,
+        )?;
+    }
     Ok(PlanFile {
         format_version: FORMAT_VERSION,
         target: t.name.clone(),
         vdom: t.vdom.clone(),
+        scope,
         commit: req.commit.to_string(),
         approved_branch: t.approved_branch.clone(),
         as_of: super::date_string(req.today),
@@ -232,21 +254,45 @@ fn plan_file(
     })
 }
 
+/// The limits `plan` and `apply` check a script against, besides what the device states.
+pub fn capacity_conf(t: &Target, shape: &Shape) -> capacity::Configured {
+    capacity::Configured {
+        max_addresses: t.max_addresses,
+        max_group_members: shape.render.max_group_members,
+    }
+}
+
+/// The state a plan starts from, and what the device session learned.
+struct Current {
+    state: State,
+    notice: Option<String>,
+    /// `None` for offline plans.
+    device: Option<Seen>,
+}
+
+struct Seen {
+    facts: Facts,
+    holdings: Holdings,
+}
+
 async fn read_device(
     o: &ConnectOptions,
     t: &Target,
     shape: &Shape,
     bars: &Bars,
-) -> anyhow::Result<(State, Option<String>)> {
+) -> anyhow::Result<Current> {
     let progress = bars.device(&t.name);
     progress.phase("connecting");
     let mut dev = Device::open(o, t).await?;
     progress.phase("reading the managed objects");
-    let r = dev
-        .read(t.vdom.as_deref(), &shape.owner, &shape.fields)
-        .await;
+    let r = dev.read(&shape.owner, &shape.fields).await;
     let notice = dev.session.notice.take();
+    let facts = dev.facts.clone();
     dev.close().await;
-    let (state, _backup) = r?;
-    Ok((state, notice))
+    let (state, _backup, holdings) = r?;
+    Ok(Current {
+        state,
+        notice,
+        device: Some(Seen { facts, holdings }),
+    })
 }

@@ -26,8 +26,10 @@ use time::Date;
 
 use crate::config::Config;
 use crate::error::Refused;
+use crate::fortios::capacity::{self, Holdings};
 use crate::fortios::fields::Table;
 use crate::fortios::model::{Other, State};
+use crate::fortios::probe::{Limits, Scope};
 use delta::Counts;
 use desired::Skipped;
 
@@ -35,7 +37,9 @@ pub use targets::{Shard, run_bounded, select_targets};
 
 /// Version of the plan file format; `apply` refuses other versions. 2: the device state hash
 /// covers every allow-listed field and the look-alikes left alone; `left_alone`, `skipped`.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: `scope` — the session scope the script is written for (a VDOM-scoped administrator's
+/// script has no `config vdom` wrapper).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Where the "current" state of a plan came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +58,8 @@ pub struct PlanFile {
     pub format_version: u32,
     pub target: String,
     pub vdom: Option<String>,
+    /// The session scope the script was written for; `apply` refuses a session of another.
+    pub scope: Scope,
     /// Full commit id the desired state was rendered from.
     pub commit: String,
     /// Branch the commit must be reachable from when applied.
@@ -168,6 +174,32 @@ pub fn check_removals(
         .into());
     }
     Ok(())
+}
+
+/// Refuse a script that would overflow a table or a group of the device half-way (issue #9
+/// item 4): every limit the device states, plus `targets[].max_addresses` and
+/// `render.max_group_members` (see `fortios::capacity`).
+pub fn check_capacity(
+    target: &str,
+    script: &str,
+    have: &Holdings,
+    limits: &Limits,
+    conf: capacity::Configured,
+    scope: &Scope,
+) -> anyhow::Result<()> {
+    let over = capacity::check(&capacity::usage(script, have), limits, conf, scope);
+    if over.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = over.iter().map(ToString::to_string).collect();
+    Err(Refused::new(format!(
+        "target `{target}`: the change does not fit the device, and a table that fills up half-way \
+         leaves a partial change; nothing was sent:\n  {}\nRemove indicators, raise the limit, or publish \
+         large lists as an external threat feed (`blockops render --format feed`, README \"Lists larger \
+         than the device\")",
+        list.join("\n  ")
+    ))
+    .into())
 }
 
 /// The tip of the approved branch (local, else `origin/<branch>`).

@@ -1,8 +1,8 @@
 //! Everything `apply` checks about a plan file before it contacts the device (SPEC guarantee 5,
 //! `docs/plan-file.md` "What apply checks"): the script matches its hash; the target is
 //! configured; the commit exists, is reachable from the target's approved branch and is not
-//! superseded by a newer tip that renders something else; the VDOM matches; every script line
-//! is allowed. The result carries what the device session needs.
+//! superseded by a newer tip that renders something else; the VDOM and the session scope the
+//! script was written for fit the target; every script line is allowed. The result carries what the device session needs.
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
@@ -11,6 +11,7 @@ use git2::{Oid, Repository};
 use crate::config::{Config, Target};
 use crate::error::Refused;
 use crate::fortios::model::State;
+use crate::fortios::probe::Scope;
 use crate::fortios::ssh::ConnectOptions;
 use crate::gitops;
 use crate::workspace::Workspace;
@@ -100,6 +101,17 @@ pub fn verify(
     if plan.vdom != target.vdom {
         return Err(Refused::new("the plan's VDOM differs from the target's configuration").into());
     }
+    let scope_vdom = match &plan.scope {
+        Scope::SingleVdom => None,
+        Scope::Global { vdom } | Scope::VdomAdmin { vdom } => Some(vdom),
+    };
+    if scope_vdom != target.vdom.as_ref() {
+        return Err(Refused::new(format!(
+            "the plan's scope ({}) does not fit the target's `vdom` setting",
+            plan.scope.describe()
+        ))
+        .into());
+    }
     let as_of = plan.as_of_date()?;
     let ws = desired::load_at(repo, oid, config_path)?;
     let shape = Shape::of(&ws, &target.name, config_path)?;
@@ -132,7 +144,10 @@ pub fn verify(
             )),
         }
     }
-    let bad = validate::check(&plan.script, &shape.rules(target.transaction));
+    let bad = validate::check(
+        &plan.script,
+        &shape.delta_rules(&plan.scope, target.transaction),
+    );
     if !bad.is_empty() {
         let list: Vec<String> = bad.iter().map(ToString::to_string).collect();
         return Err(Refused::new(format!(
@@ -142,7 +157,7 @@ pub fn verify(
         .into());
     }
     let connect = ConnectOptions::for_target(&target, repo_root, o.accept_new_host_key)?;
-    let delta = desired::delta_options(&shape, &target);
+    let delta = desired::delta_options(&shape, &target, &plan.scope);
     Ok(Verified {
         plan,
         path: path.to_path_buf(),

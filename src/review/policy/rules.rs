@@ -190,6 +190,8 @@ use Judge::*;
 
 const PULL_ONLY: &str = "Decides what `pull` collects; what it collects still passes the guardrails and arrives as a blocklist change reviewed like this one.";
 const TIMING: &str = "Timing only: a request that times out fails the command; nothing is skipped.";
+const WINDOW: &str =
+    "How many lines are in flight inside a transaction; every reply and echo is still checked.";
 const OWNED: &str = "Objects with this prefix are treated as blockops' own: `plan` may change or delete them on the device.";
 const GROUP: &str = "blockops replaces this group's members; pointing it at another group rewrites that group on the device.";
 const LIMIT: &str =
@@ -385,8 +387,15 @@ pub const CONFIG_RULES: &[Rule] = &[
     rule(
         "targets[].max_addresses",
         Neutral,
-        "Capacity check in `check`.",
+        "Capacity check in `check` and `plan`.",
     ),
+    rule(
+        "targets[].central_management",
+        Weakens,
+        "Whether blockops changes a unit that FortiManager manages (its installs delete unknown objects).",
+    ),
+    rule("targets[].window_lines", Neutral, WINDOW),
+    rule("targets[].window_bytes", Neutral, WINDOW),
     rule("targets[].render.prefix", Weakens, OWNED),
     rule("targets[].render.addrgrp", Weakens, GROUP),
     rule("targets[].render.addrgrp6", Weakens, GROUP),

@@ -133,6 +133,9 @@ targets:
     max_addresses: 1000
     render: {prefix: bo-, addrgrp: g4, addrgrp6: g6, max_group_members: 600, max_name_length: 79, max_line_length: 400, color: 1, template_fields: {address: [allow-routing]}}
     error_patterns: [Command fail]
+    central_management: allow-backup-mode
+    window_lines: 32
+    window_bytes: 4096
 ";
 
 /// A key added to the configuration later must get a rule: without one, this fails (and
