@@ -4,14 +4,14 @@
 //! a source that finds nothing; the JSON document and the exit codes. In every case doctor
 //! changes nothing: the FortiGate's state and global settings stay as they were, every line
 //! it sent is a read, and the Cybereason simulator saw no write endpoint.
-mod fgt;
+mod support;
 
 use blockops::sim::cybereason::{
     CybereasonSim, Endpoint, Fault, FaultKind, Fixture, Quirks, SimConfig, SimHandle,
 };
 use blockops::sim::fortigate::{AccessProfile, AdminOptions, Fortimanager, Profile, SimOptions};
-use fgt::*;
 use serde_json::Value;
+use support::fgt::*;
 
 const CR_PASSWORD: &str = "Doctor-CR-pw-91x";
 const CR_ENV: &str = "BO_TEST_CR_PASSWORD";

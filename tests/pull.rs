@@ -1,13 +1,13 @@
 //! `blockops pull` end to end: the real binary against the Cybereason simulator on
 //! 127.0.0.1, in a temporary git repository.
-mod pull_support;
+mod support;
 
 use std::time::Duration;
 
 use assert_cmd::Command;
 use blockops::sim::cybereason::{Endpoint, Fault, FaultKind};
-use pull_support::*;
 use serde_json::Value;
+use support::cyber::*;
 #[test]
 fn happy_path_every_source_with_provenance() {
     let env = setup(FIXTURE);

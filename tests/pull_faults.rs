@@ -6,7 +6,7 @@
 //!
 //! Also here: truncated and corrupt bodies are named precisely and write nothing (#8 item 10,
 //! item 13), and no failure mode prints the password or URL credentials (#8 item 2).
-mod pull_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::process::Output;
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use blockops::sim::cybereason::{Endpoint, Fault, FaultKind};
 use blockops::sim::proxy::{self, At, ProxyConfig, ProxyFault, ProxyFaultKind, ProxyHandle};
-use pull_support::*;
+use support::cyber::*;
 
 /// The pulled file before every run: one entry the pull keeps (with its date and comment).
 const BEFORE: &str = "# hand-formatted, must stay byte-identical on failure\nentries:\n- value: 203.0.113.9\n  sources: [reputation]\n  first_seen: 2026-01-05\n  comment: seen in INC-1\n";

@@ -1,10 +1,10 @@
 //! `pull` and git: concurrent `pull --commit` (issue #8 item 12), the commit identity
 //! (issue #11 point 8) and the configuration path in messages (issue #10).
-mod pull_support;
+mod support;
 
 use std::process::Output;
 
-use pull_support::*;
+use support::cyber::*;
 
 /// Issue #8 item 12: several `pull --commit` at once make exactly one commit, never an empty
 /// one, never a failed ref update, and the file is exactly what one pull writes.

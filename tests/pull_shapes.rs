@@ -3,13 +3,13 @@
 //! and the login variants and throttling of real servers. The simulator writes its answers
 //! independently of the client (`src/sim/cybereason/`), so these tests prove something the
 //! client did not assume.
-mod pull_support;
+mod support;
 
 use blockops::sim::cybereason::{
     DomainForm, Endpoint, FailedLogin, Fault, FaultKind, NullForm, Quirks,
 };
-use pull_support::*;
 use serde_json::Value;
+use support::cyber::*;
 
 fn quirky(q: Quirks) -> Env {
     setup_with(sim(FIXTURE, |c| c.quirks = q), "", None)

@@ -1,6 +1,5 @@
-//! Harness shared by the `pull` test files: the Cybereason simulator on 127.0.0.1, a temporary
-//! git repository with blockops files, and the real binary run against them.
-#![allow(dead_code)]
+//! The Cybereason part of the harness (pull): the simulator on 127.0.0.1, a temporary git
+//! repository with blockops files, and the real binary run against them.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -9,8 +8,9 @@ use std::time::Duration;
 use assert_cmd::Command;
 use blockops::sim::cybereason::{CybereasonSim, Fixture, SimConfig, SimHandle};
 
+pub use super::{TODAY, git, text};
+
 pub const PASSWORD: &str = "Pull-S3cret-7f3a!";
-pub const TODAY: &str = "2026-11-27";
 pub const MANUAL: &str = "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.\nentries:\n- value: 192.0.2.66\n  type: ipv4\n  sources: []\n";
 
 /// A fixture covering every source, plus things that must not end up in the file.
@@ -59,29 +59,6 @@ pub fn sim(fixture: &str, f: impl FnOnce(&mut SimConfig)) -> SimHandle {
     CybereasonSim::spawn(cfg).expect("simulator")
 }
 
-/// Run the git CLI (with a fixed identity); panics on failure.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The config for `url`, plus `extra` YAML appended under `cybereason:` or at the top level.
 pub fn config(url: &str, extra: &str) -> String {
     format!(
@@ -90,10 +67,10 @@ pub fn config(url: &str, extra: &str) -> String {
     )
 }
 
-/// A committed repository using `sim`; `pulled` is the initial pulled file, if any.
 /// The pulled file before the first pull (every configured file must exist).
 pub const EMPTY_PULLED: &str = "entries: []\n";
 
+/// A committed repository using `sim`; `pulled` is the initial pulled file (else empty).
 pub fn setup_with(sim: SimHandle, extra: &str, pulled: Option<&str>) -> Env {
     let url = sim.url();
     setup_url(sim, &url, extra, pulled)
@@ -141,19 +118,16 @@ impl Env {
     }
     /// The binary with the repository, password, date and a clean `$HOME` set.
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_blockops"));
+        let mut c = super::blockops(self.path());
         c.arg("--repo")
             .arg(self.path())
             .env("CR_TEST_PW", PASSWORD)
-            .env("BLOCKOPS_TODAY", TODAY)
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path())
             .env_remove("GIT_AUTHOR_NAME")
             .env_remove("GIT_AUTHOR_EMAIL")
             .env_remove("GIT_COMMITTER_NAME")
-            .env_remove("GIT_COMMITTER_EMAIL")
-            .env_remove("BLOCKOPS_LOG")
-            .env_remove("BLOCKOPS_CONFIG");
+            .env_remove("GIT_COMMITTER_EMAIL");
         c
     }
     /// [`Env::std_cmd`] with a 60 s timeout.
@@ -177,16 +151,6 @@ impl Env {
             .parse()
             .unwrap()
     }
-}
-
-/// Status, stdout and stderr for assertion messages.
-pub fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The YAML block of one entry of a blocklist file.
