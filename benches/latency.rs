@@ -169,7 +169,7 @@ fn main() {
     )
     .unwrap();
     let eff = ws.effective(today);
-    let mut desired = blockops::fortios::render::desired(&ws, &eff, &ws.config.targets[0]).unwrap();
+    let mut desired = ws.desired(&eff, &ws.config.targets[0]).unwrap();
     let dropped: std::collections::BTreeSet<String> = desired
         .addresses
         .iter()

@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::Context;
 
 /// Write `data` to `rel` (a repository path) under `root` atomically. The same path rules as
-/// reading apply ([`crate::gitops::check_rel_path`]), and no existing component below `root`
+/// reading apply ([`crate::text::check_rel_path`]), and no existing component below `root`
 /// may be a symbolic link — otherwise a committed link (`blocklists -> /etc`) would redirect
 /// the write outside the repository.
 pub fn write_under(root: &Path, rel: &str, data: &[u8]) -> anyhow::Result<()> {
-    crate::gitops::check_rel_path(rel).map_err(|why| anyhow::anyhow!("`{rel}`: {why}"))?;
+    crate::text::check_rel_path(rel).map_err(|why| anyhow::anyhow!("`{rel}`: {why}"))?;
     let mut p = root.to_path_buf();
     for part in rel.split('/') {
         p.push(part);

@@ -1,19 +1,23 @@
 //! `blockops.yaml`: the repository's configuration. Unknown keys are errors, secrets are
 //! referenced by name (environment variable or file), never stored here.
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::secret::SecretSource;
+use crate::text::is_word;
 
 mod checks;
+mod cybereason;
 mod device;
-use checks::{de_secret, de_secret_opt};
+mod values;
+use checks::de_secret_opt;
+pub use cybereason::{CybereasonConfig, EppMalops};
 pub use device::CentralManagement;
+pub use values::{Dur, Threshold};
 
 /// Default location of the configuration, relative to the repository root.
 pub const DEFAULT_PATH: &str = "blockops.yaml";
@@ -65,72 +69,6 @@ impl Default for Config {
 
 fn default_window() -> Dur {
     Dur(Duration::from_secs(30 * 86_400))
-}
-
-/// Cybereason connection settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CybereasonConfig {
-    /// Base URL, e.g. `https://tenant.cybereason.net:8443`.
-    pub url: String,
-    /// API user name (an e-mail address).
-    pub username: String,
-    /// Where the password comes from.
-    #[serde(deserialize_with = "de_secret")]
-    pub password: SecretSource,
-    /// Per-request timeout.
-    #[serde(default = "default_http_timeout")]
-    pub timeout: Dur,
-    /// Retries for timeouts, 5xx and 429.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
-    /// First retry delay; doubles per attempt.
-    #[serde(default = "default_backoff")]
-    pub retry_backoff: Dur,
-    /// Extra CA certificate (PEM) for on-prem servers.
-    #[serde(default)]
-    pub ca_cert: Option<PathBuf>,
-    /// Skip TLS verification. Dangerous; warned about loudly.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// `totalResultLimit` for visual-search queries.
-    #[serde(default = "default_result_limit")]
-    pub result_limit: u32,
-    /// Connection facet that marks the remote address as malicious [U].
-    #[serde(default = "default_connection_facet")]
-    pub connection_facet: String,
-    /// Classification values that count as malicious.
-    #[serde(default = "default_malicious_classes")]
-    pub malicious_classes: Vec<String>,
-}
-
-fn default_http_timeout() -> Dur {
-    Dur(Duration::from_secs(30))
-}
-fn default_retries() -> u32 {
-    3
-}
-fn default_backoff() -> Dur {
-    Dur(Duration::from_secs(1))
-}
-fn default_result_limit() -> u32 {
-    1000
-}
-fn default_connection_facet() -> String {
-    "remoteAddressMaliciousClassificationType".into()
-}
-fn default_malicious_classes() -> Vec<String> {
-    [
-        "blacklist",
-        "malware",
-        "ransomware",
-        "maltool",
-        "hacktool",
-        "suspicious",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect()
 }
 
 /// Which indicator sources `pull` uses.
@@ -194,11 +132,12 @@ pub struct Guardrails {
     pub floor: Floor,
 }
 
+/// The default `guardrails.nat64_prefixes`: the well-known (RFC 6052) and the local-use
+/// (RFC 8215) NAT64 prefix.
+pub const DEFAULT_NAT64: &[&str] = &["64:ff9b::/96", "64:ff9b:1::/48"];
+
 fn default_nat64() -> Vec<String> {
-    crate::blocklist::embedded::DEFAULT_NAT64
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    DEFAULT_NAT64.iter().map(|s| s.to_string()).collect()
 }
 
 /// A policy floor: `check` refuses a configuration below it unless `--allow-weaker-policy`
@@ -246,64 +185,6 @@ impl Default for Guardrails {
             expiry_warning_days: default_expiry_warning(),
             nat64_prefixes: default_nat64(),
             floor: Floor::default(),
-        }
-    }
-}
-
-/// A count (`500`) or a share of the current size (`"25%"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Threshold {
-    Count(usize),
-    Percent(u32),
-}
-
-impl Threshold {
-    /// The largest allowed number out of `total`.
-    pub fn limit(&self, total: usize) -> usize {
-        match *self {
-            Threshold::Count(n) => n,
-            Threshold::Percent(p) => total * p as usize / 100,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Threshold {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(usize),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(Threshold::Count(n)),
-            Raw::S(s) => {
-                let t = s.trim();
-                if let Some(p) = t.strip_suffix('%') {
-                    let p: u32 = p.trim().parse().map_err(|_| {
-                        serde::de::Error::custom(format!("`{s}` is not a percentage like \"25%\""))
-                    })?;
-                    if p > 100 {
-                        return Err(serde::de::Error::custom("percentage above 100%"));
-                    }
-                    Ok(Threshold::Percent(p))
-                } else {
-                    t.parse().map(Threshold::Count).map_err(|_| {
-                        serde::de::Error::custom(format!(
-                            "`{s}` is neither a count nor a percentage"
-                        ))
-                    })
-                }
-            }
-        }
-    }
-}
-
-impl Serialize for Threshold {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Threshold::Count(n) => s.serialize_u64(*n as u64),
-            Threshold::Percent(p) => s.serialize_str(&format!("{p}%")),
         }
     }
 }
@@ -524,90 +405,23 @@ fn default_command_timeout() -> Dur {
     Dur(Duration::from_secs(30))
 }
 
-/// A duration written as `500ms`, `30s`, `15m`, `12h`, `30d` or `2w`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Dur(pub Duration);
-
-impl fmt::Debug for Dur {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for Dur {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        let units = [
-            (604_800_000, "w"),
-            (86_400_000, "d"),
-            (3_600_000, "h"),
-            (60_000, "m"),
-            (1000, "s"),
-        ];
-        for (n, u) in units {
-            if ms >= n && ms.is_multiple_of(n) {
-                return write!(f, "{}{u}", ms / n);
-            }
-        }
-        write!(f, "{ms}ms")
-    }
-}
-
-impl std::str::FromStr for Dur {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration like 30s, 12h or 30d"))?;
-        let ms = match unit.trim() {
-            "ms" => 1,
-            "s" | "" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            _ => return Err(format!("`{s}`: unknown unit (use ms, s, m, h, d or w)")),
-        };
-        n.checked_mul(ms)
-            .map(|v| Dur(Duration::from_millis(v)))
-            .ok_or_else(|| format!("`{s}` is too long"))
-    }
-}
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(Dur(Duration::from_secs(n))),
-            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-impl Serialize for Dur {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
+/// Checks of render settings that belong to another layer (see [`Config::parse`]).
+pub type RenderRules = fn(&RenderConfig) -> Vec<String>;
 
 impl Config {
     /// Parse and validate; `path` names the file in messages. The text goes through the
     /// hardened YAML reader (nesting bound, positions); an empty file means all defaults.
-    pub fn parse(text: &str, path: &str) -> Result<Config, Diagnostics> {
+    ///
+    /// `rules` adds what the FortiOS layer says about each set of render settings: the loader
+    /// (`workspace::load_config`) passes [`crate::fortios::naming::render_rules`], so that this module
+    /// does not depend on the writer while every problem is still listed in one pass.
+    pub fn parse(text: &str, path: &str, rules: RenderRules) -> Result<Config, Diagnostics> {
         let cfg: Config = if text.trim().is_empty() {
             Config::default()
         } else {
             crate::yaml::from_str(text, path).map_err(Diagnostics::from)?
         };
-        let problems = cfg.validate(path, text);
+        let problems = cfg.validate(path, text, rules);
         if problems.has_errors() {
             Err(problems)
         } else {
@@ -625,7 +439,7 @@ impl Config {
         self.targets.iter().find(|t| t.name == name)
     }
 
-    fn validate(&self, path: &str, text: &str) -> Diagnostics {
+    fn validate(&self, path: &str, text: &str, rules: RenderRules) -> Diagnostics {
         let mut d = Diagnostics::default();
         let mut err = |key: &str, msg: String| {
             let (line, col) = locate_key(text, key);
@@ -713,7 +527,7 @@ impl Config {
             renders.push((format!("target `{}`", t.name), self.render_for(t)));
         }
         for (who, r) in &renders {
-            for p in r.problems() {
+            for p in r.problems().into_iter().chain(rules(r)) {
                 err("prefix", format!("{who}: {p}"));
             }
         }
@@ -722,7 +536,8 @@ impl Config {
 }
 
 impl RenderConfig {
-    /// Problems with names and limits, as sentences.
+    /// Problems with names and limits, as sentences (those that need FortiOS knowledge —
+    /// name budget, template fields — come from the [`RenderRules`] the loader passes).
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !(3..=24).contains(&self.prefix.len()) || !is_word(&self.prefix, "._:-") {
@@ -730,15 +545,6 @@ impl RenderConfig {
             out.push(format!(
                 "prefix `{}` must be 3–24 characters of A-Z a-z 0-9 . _ : -",
                 self.prefix
-            ));
-        }
-        let hashed = self.prefix.len()
-            + crate::fortios::naming::HASH_SUFFIX_LEN
-            + crate::fortios::naming::MIN_KEPT;
-        if self.max_name_length < hashed {
-            out.push(format!(
-                "max_name_length {} leaves no room for cut names after the prefix (needs at least {hashed})",
-                self.max_name_length
             ));
         }
         for g in [&self.addrgrp, &self.addrgrp6] {
@@ -780,17 +586,8 @@ impl RenderConfig {
         if self.color > 32 {
             out.push(format!("color {} must be 0–32", self.color));
         }
-        out.extend(crate::fortios::fields::config_problems(
-            &self.template_fields,
-        ));
         out
     }
-}
-
-/// ASCII letters, digits and the given extra characters only.
-pub fn is_word(s: &str, extra: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 /// Best-effort line/column of the first `key:` in the text (1-based; 0 when not found).
@@ -811,9 +608,13 @@ pub fn locate_key(text: &str, key: &str) -> (usize, usize) {
 mod tests {
     use super::*;
 
+    fn parse(text: &str, path: &str) -> Result<Config, Diagnostics> {
+        Config::parse(text, path, crate::fortios::naming::render_rules)
+    }
+
     #[test]
     fn empty_config_gets_defaults() {
-        let c = Config::parse("", "blockops.yaml").unwrap();
+        let c = parse("", "blockops.yaml").unwrap();
         assert_eq!(c.render.prefix, "bo-");
         assert_eq!(c.window.to_string(), "30d");
         assert_eq!(c.guardrails.max_removals, Threshold::Percent(25));
@@ -821,7 +622,7 @@ mod tests {
 
     #[test]
     fn unknown_key_is_an_error_with_position() {
-        let e = Config::parse("window: 30d\nrender:\n  prefx: x\n", "blockops.yaml").unwrap_err();
+        let e = parse("window: 30d\nrender:\n  prefx: x\n", "blockops.yaml").unwrap_err();
         let s = e.to_string();
         assert!(s.contains("blockops.yaml:3:"), "{s}");
         assert!(s.contains("prefx"), "{s}");
@@ -829,7 +630,7 @@ mod tests {
 
     #[test]
     fn target_overrides_render_settings() {
-        let c = Config::parse(
+        let c = parse(
             "render:\n  prefix: bl-\ntargets:\n- name: fw1\n  host: 127.0.0.1\n  password: {env: X}\n  render:\n    addrgrp: edge-v4\n",
             "b.yaml",
         )
@@ -847,13 +648,13 @@ mod tests {
         assert_eq!("2w".parse::<Dur>().unwrap().to_string(), "2w");
         assert!("3y".parse::<Dur>().is_err());
         assert_eq!(Threshold::Percent(25).limit(1000), 250);
-        let c = Config::parse("guardrails:\n  max_removals: 40\n", "b").unwrap();
+        let c = parse("guardrails:\n  max_removals: 40\n", "b").unwrap();
         assert_eq!(c.guardrails.max_removals, Threshold::Count(40));
     }
 
     #[test]
     fn hostile_prefix_is_rejected() {
-        let e = Config::parse("render:\n  prefix: \"bo\\\" ; purge\"\n", "b.yaml").unwrap_err();
+        let e = parse("render:\n  prefix: \"bo\\\" ; purge\"\n", "b.yaml").unwrap_err();
         assert!(e.to_string().contains("prefix"), "{e}");
     }
 }

@@ -59,7 +59,7 @@ pub fn sanitize(msg: &str) -> String {
 
 fn sanitize_pass(msg: &str) -> String {
     let escape = |c: char, out: &mut String| {
-        if crate::fortios::quote::is_hidden(c) {
+        if crate::text::is_hidden(c) {
             out.push_str(&c.escape_unicode().to_string());
         } else {
             out.push(c);
@@ -281,7 +281,7 @@ mod tests {
         fn sanitised_messages_are_bounded_visible_and_stable(s in "(?s).{0,600}") {
             let once = sanitize(&s);
             proptest::prop_assert!(once.chars().count() <= MAX_MESSAGE_CHARS);
-            proptest::prop_assert!(!once.chars().any(crate::fortios::quote::is_hidden));
+            proptest::prop_assert!(!once.chars().any(crate::text::is_hidden));
             proptest::prop_assert_eq!(sanitize(&once), once);
         }
     }

@@ -4,11 +4,16 @@
 use time::Date;
 
 use crate::blocklist::allowlist::Allowlist;
+pub use crate::blocklist::effective::{Blocked, DroppedEntry, Effective};
 use crate::blocklist::guard::{Dropped, Guard};
 use crate::blocklist::indicator::Indicator;
-use crate::blocklist::{BlocklistFile, Entry, Source as Origin};
-use crate::config::Config;
+use crate::blocklist::{BlocklistFile, Entry};
+use anyhow::Context as _;
+
+use crate::config::{Config, Target};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::fortios::model::Desired;
+use crate::fortios::render;
 use crate::fortios::templates::Templates;
 use crate::gitops::{Source, read_required};
 
@@ -28,7 +33,7 @@ pub fn load_config(src: &dyn Source, path: &str) -> Result<Config, Diagnostics> 
         }
         Err(e) => return Err(Diagnostic::error(path, 0, 0, format!("{e:#}")).into()),
     };
-    Config::parse(&text, path)
+    Config::parse(&text, path, crate::fortios::naming::render_rules)
 }
 
 /// A loaded repository snapshot.
@@ -43,65 +48,20 @@ pub struct Workspace {
     pub templates: Templates,
 }
 
-/// One indicator that will be blocked, with every entry that lists it.
-#[derive(Debug, Clone)]
-pub struct Blocked<'w> {
-    pub value: &'w Indicator,
-    /// (file path, entry) for each file that lists the value.
-    pub entries: Vec<(&'w str, &'w Entry)>,
-}
-
-/// One indicator that is listed but not blocked.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DroppedEntry {
-    pub value: String,
-    pub file: String,
-    pub line: usize,
-    #[serde(flatten)]
-    pub why: Dropped,
-}
-
-/// The effective blocklist.
-#[derive(Debug, Clone, Default)]
-pub struct Effective<'w> {
-    /// Sorted by indicator order.
-    pub blocked: Vec<Blocked<'w>>,
-    pub dropped: Vec<DroppedEntry>,
-}
-
-impl<'w> Blocked<'w> {
-    /// Union of the sources of every listing entry.
-    pub fn sources(&self) -> Vec<Origin> {
-        let mut v: Vec<Origin> = self
-            .entries
-            .iter()
-            .flat_map(|(_, e)| e.sources.iter().copied())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-    /// Union of MalOp GUIDs.
-    pub fn malops(&self) -> Vec<&'w str> {
-        let mut v: Vec<&str> = self
-            .entries
-            .iter()
-            .flat_map(|(_, e)| e.malops.iter().map(String::as_str))
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-    /// First non-empty entry comment (manual comments win over pulled ones).
-    pub fn comment(&self) -> Option<&'w str> {
-        self.entries
-            .iter()
-            .rev()
-            .find_map(|(_, e)| e.comment.as_deref().filter(|c| !c.is_empty()))
-    }
-}
-
 impl Workspace {
+    /// The desired state of `target` from the effective blocklist, with its render settings.
+    pub fn desired(&self, eff: &Effective<'_>, target: &Target) -> anyhow::Result<Desired> {
+        let rc = self.config.render_for(target);
+        render::desired_with(&rc, eff, &target.name, target.vdom.clone())
+    }
+
+    /// The full desired-state script of `target`, through this snapshot's templates.
+    pub fn script(&self, desired: &Desired, target: &Target) -> anyhow::Result<String> {
+        let rc = self.config.render_for(target);
+        render::full_script(&self.templates, desired, &rc)
+            .with_context(|| format!("rendering target {}", target.name))
+    }
+
     /// Load strictly: any error in any file fails, with all problems listed.
     pub fn load(src: &dyn Source, config_path: &str) -> Result<Workspace, Diagnostics> {
         let (ws, diags) = Self::load_lenient(src, config_path);

@@ -1,11 +1,11 @@
 //! Hostile repository content through the real binary (issue #8): missing files, links and
 //! escaping paths, secrets in the configuration, pathological YAML, misleading or partial
 //! error reports. Each test is named after the break it pins.
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{TempRepo, blocklist, entry};
+use support::repo::{TempRepo, blocklist, entry};
 
 /// Every command that reads the repository, with the arguments it needs offline.
 const READERS: &[&[&str]] = &[
@@ -61,7 +61,7 @@ fn missing_allowlist_fails_closed_in_every_command() {
         "blockops.yaml",
         &format!(
             "{}cybereason:\n  url: http://127.0.0.1:9\n  username: u\n  password: {{env: CR_PW}}\n",
-            common::CONFIG
+            support::repo::CONFIG
         ),
     );
     let out = r.cmd().env("CR_PW", "x").args(["pull"]).output().unwrap();
@@ -72,7 +72,7 @@ fn missing_allowlist_fails_closed_in_every_command() {
         "{err}"
     );
     // At a revision as well: commit the deletion.
-    r.write("blockops.yaml", common::CONFIG);
+    r.write("blockops.yaml", support::repo::CONFIG);
     r.commit("allowlist removed");
     for args in [
         &["check", "--rev", "HEAD"][..],
@@ -109,7 +109,7 @@ fn a_typo_in_a_configured_path_is_an_error_not_an_empty_list() {
         "blockops.yaml",
         &format!(
             "{}files:\n  allowlist: blocklists/alowlist.yaml\n",
-            common::CONFIG
+            support::repo::CONFIG
         ),
     );
     let out = r.run(&["check"]).code(1);
@@ -120,7 +120,7 @@ fn a_typo_in_a_configured_path_is_an_error_not_an_empty_list() {
         out.stdout
     );
     // An empty file is not an empty allowlist either; `entries: []` is.
-    r.write("blockops.yaml", common::CONFIG);
+    r.write("blockops.yaml", support::repo::CONFIG);
     r.write("blocklists/allowlist.yaml", "");
     let out = r.run(&["check"]).code(1);
     assert!(out.stdout.contains("entries: []"), "{}", out.stdout);
@@ -203,7 +203,7 @@ fn configured_paths_outside_the_repository_are_refused() {
     ] {
         r.write(
             "blockops.yaml",
-            &format!("{}files:\n  allowlist: \"{path}\"\n", common::CONFIG),
+            &format!("{}files:\n  allowlist: \"{path}\"\n", support::repo::CONFIG),
         );
         let out = r.run(&["check"]).code(1);
         assert!(out.stdout.contains("blockops.yaml:"), "{}", out.stdout);
@@ -219,7 +219,7 @@ fn secrets_in_the_configuration_are_refused_without_echo() {
         "targets:\n  - name: fw1\n    host: 127.0.0.1\n    password: \"Sup3r-Secret-pw\"\n".to_string(),
         format!(
             "{}cybereason:\n  url: \"http://api:Sup3r-Secret-pw@cr.example:8443\"\n  username: api\n  password: {{env: CR_PW}}\n",
-            common::CONFIG
+            support::repo::CONFIG
         ),
         "targets:\n  - name: fw1\n    host: \"admin:Sup3r-Secret-pw@fw.example\"\n    password: {env: X}\n".to_string(),
     ] {
@@ -271,7 +271,10 @@ fn utf8_bom_is_accepted_and_a_second_document_is_positioned() {
         "blocklists/manual.yaml",
         &format!("\u{FEFF}{}", blocklist(&[entry("203.0.113.9", "ipv4", "")])),
     );
-    r.write("blockops.yaml", &format!("\u{FEFF}{}", common::CONFIG));
+    r.write(
+        "blockops.yaml",
+        &format!("\u{FEFF}{}", support::repo::CONFIG),
+    );
     r.write("blocklists/allowlist.yaml", "\u{FEFF}entries: []\n");
     let out = r.run(&["render"]).ok();
     assert!(

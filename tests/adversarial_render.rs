@@ -1,10 +1,10 @@
 //! Hostile indicators and comments through the real binary (issue #8): embedded IPv4 that
 //! escaped the guardrails, a crafted domain pair that stopped every target, comments that
 //! `check` accepted and `apply` refused, invisible characters that reached the device.
-mod common;
+mod support;
 
-use common::{TempRepo, blocklist, entry};
 use sha2::{Digest, Sha256};
+use support::repo::{TempRepo, blocklist, entry};
 
 fn yaml_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap()
@@ -91,7 +91,7 @@ fn a_crafted_domain_equal_to_a_cut_name_does_not_stop_any_target() {
         "blockops.yaml",
         &format!(
             "{}  - name: fw2\n    host: 127.0.0.2\n    password: {{env: FW2_PASSWORD}}\n",
-            common::CONFIG
+            support::repo::CONFIG
         ),
     );
     r.commit("base");

@@ -1,8 +1,8 @@
 //! The refusals and failure handling of `apply` (SPEC guarantees 5–8) against the simulator.
-mod fgt;
+mod support;
 
 use blockops::sim::fortigate::{FailRule, Profile, Value};
-use fgt::*;
+use support::fgt::*;
 
 fn plan_ok(h: &Harness) {
     let p = h.run(&["plan", "--target", "fw1"]);

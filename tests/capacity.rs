@@ -1,10 +1,10 @@
 //! Capacity before pushing (issue #9 item 4): a change that would overflow a table or a group
 //! half-way is refused by `plan` (exit 3, with the counts) before anything is sent, and again
 //! by `apply` when the device filled up since the plan.
-mod fgt;
+mod support;
 
 use blockops::sim::fortigate::{Limits, Profile};
-use fgt::*;
+use support::fgt::*;
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()

@@ -3,6 +3,9 @@
 //! key changes exactly when the pinned code does; a downloaded binary runs only when its
 //! sha256 matches, and a tampered cache entry is refused.
 mod ci_tools;
+mod support;
+
+use support::git;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,18 +37,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    stdout(&out)
 }
 
 #[test]

@@ -5,25 +5,18 @@
 //! Each test first shows that its tool really reports a planted defect, so a tool that silently
 //! checks nothing (shellcheck not found, schema not loaded) cannot make it pass.
 mod ci_tools;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use ci_tools::{examples_dir, files, path_with, require};
 use serde_yaml::Value;
+use support::text;
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn workflows() -> Vec<PathBuf> {

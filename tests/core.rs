@@ -1,7 +1,7 @@
 //! The offline core through the real binary: check, fmt, render, diff on temporary git repos.
-mod common;
+mod support;
 
-use common::{TempRepo, blocklist, entry};
+use support::repo::{TempRepo, blocklist, entry};
 
 fn sample_repo() -> TempRepo {
     let r = TempRepo::new();

@@ -34,6 +34,7 @@ fn settings(sim: &SimHandle, password: &str, retries: u32) -> ClientSettings {
         timeout: Duration::from_secs(2),
         retries,
         retry_backoff: Duration::from_millis(5),
+        retry_after_max: Duration::from_secs(5),
         ca_cert: None,
         insecure_skip_verify: false,
     }
@@ -178,11 +179,9 @@ async fn visual_search_status_failure_and_partial_success_are_errors() {
     };
     let r = c.visual_search(&q).await.unwrap();
     let names: Vec<String> = r
-        .data
-        .unwrap()
-        .result_id_to_element_data_map
-        .values()
-        .map(|e| e.simple("elementDisplayName")[0].clone())
+        .rows
+        .iter()
+        .map(|(k, e)| blockops::cybereason::query::domain_facts(k, e).unwrap().0)
         .collect();
     assert_eq!(names, ["dropper.malware.example"]);
     for st in ["FAILURE", "PARTIAL_SUCCESS"] {
@@ -205,7 +204,7 @@ async fn client_pages_malops_newest_first() {
     c.login().await.unwrap();
     let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let ms = c.malops(now - 30 * 86_400_000, now, 2).await.unwrap();
-    let guids: Vec<&str> = ms.iter().map(|m| m["guid"].as_str().unwrap()).collect();
+    let guids: Vec<&str> = ms.iter().map(|m| m.guid.as_str()).collect();
     assert_eq!(guids, ["11.-0", "11.-1", "11.-2", "11.-3"], "newest first");
     assert_eq!(sim.count(Endpoint::Malops), 2);
 }
@@ -233,6 +232,8 @@ async fn split_all(plus_one: bool) {
         result_limit: 5,
         connection_facet: "remoteAddressMaliciousClassificationType".into(),
         malicious_classes: vec!["malware".into()],
+        malop_skip_statuses: vec![],
+        epp_malops: Default::default(),
     };
     let got = blockops::cybereason::collect(&c, &opts, &|_| {})
         .await
@@ -272,6 +273,7 @@ fn bad_ca_certificate_and_credentials_in_url_are_rejected_up_front() {
         timeout: Duration::from_secs(1),
         retries: 0,
         retry_backoff: Duration::from_millis(1),
+        retry_after_max: Duration::from_secs(1),
         ca_cert: Some(ca.clone()),
         insecure_skip_verify: false,
     };

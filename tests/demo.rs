@@ -19,6 +19,8 @@ fn demo_runs_every_step_and_keeps_the_repository_with_dir() {
         String::from_utf8_lossy(&out.stderr)
     );
     for step in [
+        "$ blockops doctor",
+        "passed, 0 warning(s), 0 failed, 0 skipped: ready",
         "$ blockops pull --commit",
         "$ blockops diff --format markdown",
         "$ blockops apply plans/first.json --yes",

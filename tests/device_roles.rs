@@ -2,10 +2,10 @@
 //! super_admin, the least-privilege `firewall-objects` profile, a read-only profile (which
 //! must fail clearly at apply) and a VDOM-scoped administrator — and in every case blockops
 //! never changes a global setting nor sends `config system console`.
-mod fgt;
+mod support;
 
 use blockops::sim::fortigate::{AccessProfile, AdminOptions, Fortimanager, Profile, SimOptions};
-use fgt::*;
+use support::fgt::*;
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()

@@ -1,7 +1,7 @@
 //! `blockops explain` and `blockops completions` through the real binary.
-mod common;
+mod support;
 
-use common::{TempRepo, blocklist, entry};
+use support::repo::{TempRepo, blocklist, entry};
 
 fn repo() -> TempRepo {
     let r = TempRepo::new();
@@ -96,7 +96,7 @@ fn explain_cites_the_policy_keys_and_allowlist_entries_that_decide() {
         "blockops.yaml",
         &format!(
             "guardrails:\n  allow_private: true\n  min_prefix_v4: 20\n{}",
-            common::CONFIG
+            support::repo::CONFIG
         ),
     );
     let out = r.run(&["explain", "10.9.9.9"]).ok().stdout;

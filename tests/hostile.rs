@@ -1,8 +1,8 @@
 //! A hostile value in any blocklist file never reaches any rendered output: the render
 //! fails closed (exit 1, nothing written) and names the file and line.
-mod common;
+mod support;
 
-use common::{TempRepo, blocklist, entry};
+use support::repo::{TempRepo, blocklist, entry};
 
 const HOSTILE: &[&str] = &[
     "evil.example\"\nend\nconfig system admin\nedit \"backdoor",

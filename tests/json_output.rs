@@ -1,11 +1,11 @@
 //! `plan --format json` and `apply --format json`: one stable JSON document on stdout (nothing
 //! else there), per target result, counts, lines, plan file, lines applied, drift, backup and
 //! transcript paths — against two FortiGate simulators over real SSH on 127.0.0.1.
-mod fgt;
+mod support;
 
 use blockops::sim::fortigate::Profile;
-use fgt::*;
 use serde_json::Value;
+use support::fgt::*;
 
 fn json(o: &std::process::Output) -> Value {
     serde_json::from_slice(&o.stdout)

@@ -1,8 +1,8 @@
 //! Colours only on a terminal: every command run with stdout and stderr piped (as in CI logs)
 //! prints no ANSI escape sequence — and `--color always` does, so the check can fail.
-mod fgt;
+mod support;
 
-use fgt::*;
+use support::fgt::*;
 
 const ESC: &[u8] = b"\x1b[";
 

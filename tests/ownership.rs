@@ -1,10 +1,10 @@
 //! Issue #8 items 8 and 9 against the simulator: blockops modifies or deletes only objects it
 //! can prove are its own, reports look-alikes and leaves them alone, and reads names back
 //! exactly (or leaves alone those it cannot write on a CLI line).
-mod fgt;
+mod support;
 
 use blockops::sim::fortigate::Value;
-use fgt::*;
+use support::fgt::*;
 
 fn apply(h: &Harness) -> std::process::Output {
     h.run(&["apply", "--yes", h.plan_file("fw1").to_str().unwrap()])

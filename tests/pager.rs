@@ -2,10 +2,10 @@
 //! switches the console's output mode (a global setting), so every `show` it reads is paged.
 //! Long output read through pages of every small size must give exactly what an unpaged read
 //! gives — no line lost, none duplicated.
-mod fgt;
+mod support;
 
 use blockops::sim::fortigate::{DeviceState, Profile};
-use fgt::*;
+use support::fgt::*;
 
 /// The backup `apply` wrote (the `show` text of every managed object before the push).
 fn backup(h: &Harness) -> String {

@@ -1,12 +1,12 @@
 //! Pipelined pushes inside a FortiOS transaction (issue #12) and the line-by-line path outside
 //! one, against the simulator. The simulator counts every line it receives, so a test can tell
 //! how far ahead blockops sent without measuring time.
-mod fgt;
+mod support;
 
 use std::time::Duration;
 
 use blockops::sim::fortigate::{FailRule, Profile, SimOptions, TxnOptions};
-use fgt::*;
+use support::fgt::*;
 
 /// Lines `apply` sends before the script inside a transaction: `get system status`,
 /// `print tablesize`, `get system central-management`, `get system resource-limits`,

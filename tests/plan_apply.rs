@@ -1,7 +1,7 @@
 //! `blockops plan` / `apply` against the FortiGate simulator over real SSH on 127.0.0.1.
-mod fgt;
+mod support;
 
-use fgt::*;
+use support::fgt::*;
 
 #[test]
 fn first_apply_on_empty_device_then_plan_is_empty() {

@@ -2,10 +2,10 @@
 //! (configuration, allowlist, templates, blocklist files) as well as the indicators, classifies
 //! each policy change, lists what a guardrail change does now, and `check` enforces the policy
 //! floor — all through the real binary on temporary git repositories.
-mod common;
+mod support;
 
-use common::{TempRepo, blocklist, entry};
 use serde_json::Value;
+use support::repo::{TempRepo, blocklist, entry};
 
 const CONFIG: &str = "\
 cybereason:
@@ -86,7 +86,8 @@ fn weakened_policy_with_identical_scripts_is_never_no_changes() {
         "templates/fortios/full.j2",
         &format!(
             "{{#- site tag -#}}\n{}",
-            std::fs::read_to_string(common::fixture_path("templates/fortios/full.j2")).unwrap()
+            std::fs::read_to_string(support::repo::fixture_path("templates/fortios/full.j2"))
+                .unwrap()
         ),
     );
     r.commit("weaken");
@@ -751,7 +752,7 @@ fn lowering_the_floor_in_the_same_change_is_caught_with_floor_from() {
 /// byte for byte with commit ids aside, so the example cannot drift from the tool.
 #[test]
 fn readme_example_comment_is_what_diff_prints() {
-    let readme = std::fs::read_to_string(common::fixture_path("README.md")).unwrap();
+    let readme = std::fs::read_to_string(support::repo::fixture_path("README.md")).unwrap();
     let start = readme
         .find("<!-- review-example -->")
         .expect("README review example marker");

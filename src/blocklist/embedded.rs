@@ -39,8 +39,8 @@ pub struct Embedded {
     pub form: String,
 }
 
-/// The default `guardrails.nat64_prefixes`: the well-known and the local-use NAT64 prefix.
-pub const DEFAULT_NAT64: &[&str] = &["64:ff9b::/96", "64:ff9b:1::/48"];
+/// The default `guardrails.nat64_prefixes` (defined with the other defaults in [`crate::config`]).
+pub use crate::config::DEFAULT_NAT64;
 
 /// RFC 6052 §2.2: where the 32 IPv4 bits sit for each prefix length (start bit, bit count),
 /// skipping the u-octet (bits 64–71).

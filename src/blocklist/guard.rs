@@ -248,7 +248,7 @@ impl Guard {
                 .comment
                 .as_deref()
                 // Repository text: shown without invisible characters.
-                .map(|c| format!(" ({})", crate::fortios::quote::clean(c)))
+                .map(|c| format!(" ({})", crate::text::clean(c)))
                 .unwrap_or_default();
             return drop(
                 "allowlist",

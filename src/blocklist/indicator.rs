@@ -88,9 +88,9 @@ pub fn visible(s: &str) -> String {
 }
 
 /// Bidi controls, zero-width and other format characters that make text lie about itself:
-/// the one policy of [`crate::fortios::quote::is_hidden`], plus whitespace other than a space.
+/// the one policy of [`crate::text::is_hidden`], plus whitespace other than a space.
 fn is_invisible(c: char) -> bool {
-    crate::fortios::quote::is_hidden(c) || (c.is_whitespace() && c != ' ')
+    crate::text::is_hidden(c) || (c.is_whitespace() && c != ' ')
 }
 
 impl Indicator {

@@ -4,9 +4,11 @@
 //! The canonical form (what `fmt` writes and `pull` produces) is sorted by type then value,
 //! with a fixed key order, so that git diffs show exactly the entries that changed.
 pub mod allowlist;
+pub mod effective;
 pub mod embedded;
 pub mod guard;
 pub mod indicator;
+pub mod merge;
 pub(crate) mod parse;
 
 use std::collections::BTreeSet;
@@ -216,7 +218,7 @@ impl BlocklistFile {
             if r.malops.len() > MAX_MALOPS
                 || r.malops
                     .iter()
-                    .any(|m| m.is_empty() || m.len() > 64 || !crate::config::is_word(m, ".-_"))
+                    .any(|m| m.is_empty() || m.len() > 64 || !crate::text::is_word(m, ".-_"))
             {
                 err(
                     "malops",

@@ -236,6 +236,22 @@ pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         step: 0,
     };
 
+    // Round 0: the read-only preflight a new user runs first; it must pass and change nothing.
+    let device_before = fgt.state();
+    let doc = d.run(
+        "preflight: is the setup ready? (read-only)",
+        &["doctor"],
+        &[0],
+    )?;
+    ensure!(
+        doc.stdout.contains(" 0 failed") && !doc.stdout.contains("FAIL "),
+        "doctor reported a failure"
+    );
+    ensure!(
+        fgt.state() == device_before && fgt.global_changes().is_empty(),
+        "doctor changed the FortiGate simulator"
+    );
+
     // Round 1: first pull, review, first apply.
     let before = d.git_head()?;
     d.run(

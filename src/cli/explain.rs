@@ -7,7 +7,7 @@ use super::{Ctx, Format};
 use crate::blocklist::indicator::Indicator;
 use crate::blocklist::{Entry, format_date, today};
 use crate::error::Outcome;
-use crate::fortios::render;
+
 use crate::gitops;
 use crate::review::decide::{self, Decision, Verdict};
 
@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
     let config_text = gitops::read_text(src.as_dyn(), &config_path)?;
     let today = today();
     let mut ex = Explanation {
-        schema_version: 1,
+        schema_version: crate::report::JSON_SCHEMA_VERSION,
         value: value.to_string(),
         kind: value.kind().to_string(),
         blocked: false,
@@ -159,7 +159,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
                 .push(format!("blocked through the network object for {via}"));
         }
         for t in &ws.config.targets {
-            let d = render::desired(&ws, &eff, t)?;
+            let d = ws.desired(&eff, t)?;
             let rc = ws.config.render_for(t);
             let object = crate::fortios::naming::object_name(&rc.prefix, via, rc.max_name_length);
             let groups = if matches!(via, Indicator::V6(_)) {

@@ -2,6 +2,7 @@
 mod check;
 mod demo;
 mod diff;
+mod doctor;
 mod explain;
 mod fmt;
 mod render;
@@ -92,6 +93,12 @@ pub enum Command {
         after_help = "Examples:\n  blockops diff                       # HEAD~1 -> HEAD\n  blockops diff --head WORKTREE       # uncommitted changes vs HEAD\n  blockops diff --base origin/main --format markdown --exit-code"
     )]
     Diff(diff::Args),
+    /// Read-only preflight: config and files, Cybereason (reachability, TLS, login, sources) and
+    /// every target (host key, login, scope, FortiManager, limits, groups, deny policies).
+    #[command(
+        after_help = "Examples:\n  blockops doctor\n  blockops doctor --target fw1 --format json\n  blockops doctor --strict --transcripts doctor-logs/\n\nExit status: 0 when no check failed (warnings pass unless --strict), 1 otherwise."
+    )]
+    Doctor(doctor::Args),
     /// Read the device's managed objects and write a plan with the minimal delta script.
     #[command(
         after_help = "Examples:\n  blockops plan --target fw1\n  blockops plan --all --out plans/ --detailed-exitcode\n  blockops plan --target fw1 --offline-base origin/main --out preview.json\n  blockops plan --all --format json > plan-report.json"
@@ -134,6 +141,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fmt(a) => fmt::run(&ctx, a),
         Command::Render(a) => render::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Doctor(a) => doctor::run(&ctx, a),
         Command::Plan(a) => plan::run(&ctx, a),
         Command::Apply(a) => apply::run(&ctx, a),
         Command::Explain(a) => explain::run(&ctx, a),

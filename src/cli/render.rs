@@ -70,8 +70,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Outcome> {
         }
         RenderFormat::Fortios => {
             for t in selected {
-                let d = render::desired(&ws, &eff, t)?;
-                outputs.push((format!("{}.conf", t.name), render::script(&ws, &d, t)?));
+                let d = ws.desired(&eff, t)?;
+                outputs.push((format!("{}.conf", t.name), ws.script(&d, t)?));
             }
         }
     }

@@ -42,6 +42,28 @@ blockops sim fortigate --vdom-mode --admin-profile firewall-objects --admin-vdom
 ssh -p 2222 admin@127.0.0.1\n\nBehaviour, sources and every switch: docs/fortigate-sim.md."
     )]
     Fortigate(Box<FortigateArgs>),
+    /// TCP proxy adding a fixed one-way delay in each direction (emulates a slow link).
+    #[command(
+        after_help = "Prints `listening on ADDR` on stdout, then forwards every connection to --upstream until \
+interrupted. A round trip through the proxy gains twice --delay.\n\nExamples:\n  \
+blockops sim proxy --listen 127.0.0.1:2223 --upstream 127.0.0.1:2222 --delay 2.5ms\n  \
+ssh -p 2223 admin@127.0.0.1"
+    )]
+    Proxy(ProxyArgs),
+}
+
+/// Flags of `blockops sim proxy`.
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Where to forward each connection.
+    #[arg(long)]
+    pub upstream: SocketAddr,
+    /// One-way delay added in each direction (e.g. 2.5ms, 500us, 0).
+    #[arg(long, default_value = "0", value_parser = crate::sim::proxy::parse_delay)]
+    pub delay: std::time::Duration,
 }
 
 /// Flags of `blockops sim cybereason`.
@@ -241,7 +263,33 @@ pub fn run(_ctx: &Ctx, cmd: SimCommand) -> anyhow::Result<Outcome> {
     match cmd {
         SimCommand::Cybereason(a) => run_cybereason(*a),
         SimCommand::Fortigate(a) => run_fortigate(*a),
+        SimCommand::Proxy(a) => run_proxy(a),
     }
+}
+
+fn run_proxy(a: ProxyArgs) -> anyhow::Result<Outcome> {
+    let cfg = crate::sim::proxy::ProxyConfig {
+        listen: a.listen,
+        delay: a.delay,
+        ..crate::sim::proxy::ProxyConfig::new(a.upstream)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let (addr, task) = crate::sim::proxy::run(cfg)
+            .await
+            .with_context(|| format!("listening on {}", a.listen))?;
+        println!("listening on {addr}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        task.abort();
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Ok)
 }
 
 fn run_cybereason(a: CybereasonArgs) -> anyhow::Result<Outcome> {

@@ -5,8 +5,9 @@
 //! the NAT64 prefixes the guardrails decode.
 use serde::{Deserialize, Deserializer};
 
-use super::{Config, is_word};
+use super::Config;
 use crate::secret::SecretSource;
+use crate::text::is_word;
 
 /// A secret written into the configuration is refused without showing it: the message names
 /// the key, never the value (serde's own message would quote it: `invalid type: string "…"`).
@@ -122,7 +123,7 @@ pub(super) fn problems(cfg: &Config, err: &mut dyn FnMut(&str, String)) {
         ("allowlist", &cfg.files.allowlist),
     ];
     for (i, (key, p)) in files.iter().enumerate() {
-        if let Err(why) = crate::gitops::check_rel_path(p) {
+        if let Err(why) = crate::text::check_rel_path(p) {
             err(key, format!("files.{key}: {why}"));
         } else if let Some((other, _)) = files[..i].iter().find(|(_, q)| q == p) {
             err(
@@ -160,7 +161,7 @@ mod tests {
     use super::super::Config;
 
     fn errors(text: &str) -> String {
-        Config::parse(text, "blockops.yaml")
+        Config::parse(text, "blockops.yaml", crate::fortios::naming::render_rules)
             .err()
             .map(|d| d.to_string())
             .unwrap_or_default()

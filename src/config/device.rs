@@ -84,13 +84,14 @@ mod tests {
 
     #[test]
     fn device_keys_have_defaults_and_are_checked() {
-        let c = Config::parse(&target(""), "b.yaml").unwrap();
+        let c = Config::parse(&target(""), "b.yaml", crate::fortios::naming::render_rules).unwrap();
         let t = &c.targets[0];
         assert_eq!(t.central_management, super::CentralManagement::Refuse);
         assert_eq!((t.window_lines, t.window_bytes), (64, 2048));
         let c = Config::parse(
             &target("  central_management: allow-backup-mode\n  window_lines: 8\n"),
             "b.yaml",
+            crate::fortios::naming::render_rules,
         )
         .unwrap();
         assert_eq!(
@@ -98,9 +99,19 @@ mod tests {
             super::CentralManagement::AllowBackupMode
         );
         assert_eq!(c.targets[0].window_lines, 8);
-        let e = Config::parse(&target("  window_bytes: 10\n"), "b.yaml").unwrap_err();
+        let e = Config::parse(
+            &target("  window_bytes: 10\n"),
+            "b.yaml",
+            crate::fortios::naming::render_rules,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("window_bytes 10"), "{e}");
-        let e = Config::parse(&target("  central_management: maybe\n"), "b.yaml").unwrap_err();
+        let e = Config::parse(
+            &target("  central_management: maybe\n"),
+            "b.yaml",
+            crate::fortios::naming::render_rules,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("central_management"), "{e}");
     }
 }

@@ -1,7 +1,9 @@
-//! Wire types of the Cybereason REST API (research §4–§7), shared by the client and the
-//! simulator so both sides agree on one definition. Deserialisation is lenient where real
-//! servers and clients are (`isResult` as bool or `"true"`, `filters` null or absent,
-//! missing `filterType`), because the simulator must accept what real clients send.
+//! Request bodies of the Cybereason REST API (research §4–§7) and the reputation-list row.
+//!
+//! The client reads answers with [`super::shape`] (every real variant, JSON paths in errors),
+//! not with the typed response structs below: those remain only while the simulator still
+//! builds its answers from them. Deserialisation is lenient where real clients are (`isResult`
+//! as bool or `"true"`, `filters` null or absent, missing `filterType`).
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -401,114 +403,6 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// A malformed reputation CSV.
-#[derive(Debug, thiserror::Error)]
-#[error("reputation CSV line {line}: {reason}")]
-pub struct CsvError {
-    pub line: usize,
-    pub reason: String,
-}
-
-/// Split CSV text into records (RFC 4180 quoting, CRLF or LF).
-pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, CsvError> {
-    let mut rows = Vec::new();
-    let mut row: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut line = 1;
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => in_quotes = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-                line += 1;
-                any = false;
-            }
-            _ => field.push(c),
-        }
-    }
-    if in_quotes {
-        return Err(CsvError {
-            line,
-            reason: "unterminated quoted field".into(),
-        });
-    }
-    if any {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-/// Parse the reputation CSV by header names (extra columns ignored, order tolerated).
-pub fn parse_reputation_csv(text: &str) -> Result<Vec<ReputationRow>, CsvError> {
-    let trimmed = text.trim_start_matches('\u{feff}');
-    let rows = parse_csv(trimmed)?;
-    let mut it = rows.into_iter().enumerate();
-    let Some((_, header)) = it.next() else {
-        return Ok(Vec::new());
-    };
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let key = col("key").ok_or(CsvError {
-        line: 1,
-        reason: "no `key` column in the header".into(),
-    })?;
-    let rep = col("reputation").ok_or(CsvError {
-        line: 1,
-        reason: "no `reputation` column in the header".into(),
-    })?;
-    let prevent = col("prevent execution");
-    let comment = col("comment");
-    let remove = col("remove");
-    let get =
-        |r: &[String], i: Option<usize>| i.and_then(|i| r.get(i)).map(|s| s.trim().to_string());
-    let mut out = Vec::new();
-    for (i, r) in it {
-        if r.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let Some(k) = r.get(key).map(|s| s.trim().to_string()) else {
-            return Err(CsvError {
-                line: i + 1,
-                reason: "missing key".into(),
-            });
-        };
-        out.push(ReputationRow {
-            key: k,
-            reputation: get(&r, Some(rep)).unwrap_or_default().to_ascii_lowercase(),
-            prevent: get(&r, prevent).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            comment: get(&r, comment).unwrap_or_default(),
-            remove: get(&r, remove).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        });
-    }
-    Ok(out)
-}
-
 /// Render reputation rows as the server's CSV.
 pub fn reputation_csv(rows: &[ReputationRow]) -> String {
     let mut s = CSV_HEADER.join(",");
@@ -543,20 +437,6 @@ mod tests {
         let q: QueryRequest =
             serde_json::from_str(r#"{"queryPath":[{"requestedType":"A"}]}"#).unwrap();
         assert!(!q.query_path[0].is_result);
-    }
-
-    #[test]
-    fn csv_round_trip_with_quotes() {
-        let rows = vec![ReputationRow {
-            key: "bad.example".into(),
-            reputation: "blacklist".into(),
-            prevent: false,
-            comment: "c2, \"quoted\"".into(),
-            remove: false,
-        }];
-        let text = reputation_csv(&rows);
-        assert_eq!(parse_reputation_csv(&text).unwrap(), rows);
-        assert!(parse_reputation_csv("key,reputation\n\"x,blacklist\n").is_err());
     }
 
     #[test]

@@ -1,38 +1,25 @@
 //! What `pull` asks Cybereason for (research §5–§7): the reputation list, malicious
 //! connections in the time window (split recursively when a query hits the result limit),
-//! malicious domains, and the connections of MalOps in the window (for MalOp GUIDs).
+//! malicious domains, and the connections of the MalOps in the window that still count.
 //!
-//! Output is raw findings (text + origin + MalOp GUIDs); validation and guardrails happen in
-//! the blocklist core.
+//! Output is raw findings (text + source + MalOp GUIDs); validation and guardrails happen in
+//! [`crate::blocklist::merge`]. Any error aborts the whole collection: nothing partial is
+//! returned.
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::api::{ElementData, Filter, KeyShape, QueryElement, QueryRequest, key_shape};
+use super::api::{FeatureDescriptor, Filter, KeyShape, QueryElement, QueryRequest, key_shape};
 use super::client::{Client, ClientError};
+use super::malops::MalopSummary;
+use super::query::{ConnectionFacts, QueryPage, connection_facts, domain_facts};
+use crate::blocklist::Source;
+use crate::blocklist::merge::Finding;
+use crate::config::EppMalops;
 
-/// Where a finding came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    /// Reputation list (`blacklist` rows).
-    Reputation,
-    /// A malicious connection in the window.
-    Connection,
-    /// A malicious/suspicious `DomainName` element.
-    Domain,
-    /// A connection belonging to a MalOp in the window.
-    Malop,
-}
-
-/// One raw indicator as Cybereason reported it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub raw: String,
-    pub origin: Origin,
-    pub malops: BTreeSet<String>,
-    /// Free text for reports (reputation comment, connection display name).
-    pub note: String,
+/// Now in epoch milliseconds.
+pub fn millis_now() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// What to collect.
@@ -48,6 +35,34 @@ pub struct CollectOptions {
     pub result_limit: u64,
     pub connection_facet: String,
     pub malicious_classes: Vec<String>,
+    /// MalOp statuses that do not count (case-insensitive).
+    pub malop_skip_statuses: Vec<String>,
+    /// Non-EDR MalOps: skip, or read their detection details.
+    pub epp_malops: EppMalops,
+}
+
+impl CollectOptions {
+    /// What `pull` collects with this configuration over `[from_ms, to_ms]`.
+    pub fn from_config(
+        cfg: &crate::config::CybereasonConfig,
+        src: &crate::config::Sources,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> CollectOptions {
+        CollectOptions {
+            reputation: src.reputation,
+            connections: src.connections,
+            domains: src.domains,
+            malops: src.malops,
+            from_ms,
+            to_ms,
+            result_limit: u64::from(cfg.result_limit.max(1)),
+            connection_facet: cfg.connection_facet.clone(),
+            malicious_classes: cfg.malicious_classes.clone(),
+            malop_skip_statuses: cfg.malop_skip_statuses.clone(),
+            epp_malops: cfg.epp_malops,
+        }
+    }
 }
 
 /// Counters for the summary.
@@ -57,11 +72,26 @@ pub struct CollectStats {
     pub reputation_blacklisted: usize,
     pub file_hashes_ignored: usize,
     pub connections: usize,
+    /// Domains read from the connections in the window (all forms).
+    pub connection_domains: usize,
     pub domains: usize,
+    /// MalOps in the window that count.
     pub malops: usize,
+    /// MalOps in the window left out because of their status.
+    pub malops_skipped: usize,
+    /// Non-EDR MalOps left out (`cybereason.epp_malops: skip`).
+    pub malops_epp_skipped: usize,
     pub malop_connections: usize,
     pub queries: usize,
     pub window_splits: usize,
+}
+
+/// A MalOp that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedMalop {
+    pub guid: String,
+    /// `status=Closed`, `managementStatus=FP`, `closed=true` or `not EDR`.
+    pub reason: String,
 }
 
 /// Everything one pull found.
@@ -69,14 +99,23 @@ pub struct CollectStats {
 pub struct Collected {
     pub findings: Vec<Finding>,
     pub stats: CollectStats,
+    pub skipped_malops: Vec<SkippedMalop>,
+    /// Things the operator should look at (also logged as warnings).
+    pub warnings: Vec<String>,
 }
 
 /// Progress callback: a short description of the step being started.
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
-/// Fields requested from Connection elements: only what becomes an indicator (plus the
-/// display name for messages), which keeps responses small.
-const CONNECTION_FIELDS: [&str; 3] = ["elementDisplayName", "remoteAddress", "domainName"];
+/// Fields requested from Connection elements: what becomes an indicator (remote address and
+/// the domain in each of its forms), plus the display name for messages.
+const CONNECTION_FIELDS: [&str; 5] = [
+    "elementDisplayName",
+    "remoteAddress",
+    "domainName",
+    "urlDomains",
+    "dnsQuery",
+];
 
 fn query(elements: Vec<QueryElement>, limit: u64, context: &str, fields: &[&str]) -> QueryRequest {
     QueryRequest {
@@ -90,12 +129,65 @@ fn query(elements: Vec<QueryElement>, limit: u64, context: &str, fields: &[&str]
     }
 }
 
+/// The malicious-connections query of `pull` over `[from, to]` (epoch ms), at most `limit`
+/// rows: `cybereason.connection_facet` Equals one of the classes, `creationTime` Between.
+pub fn connections_query(o: &CollectOptions, from: i64, to: i64, limit: u64) -> QueryRequest {
+    let filters = vec![
+        Filter::new(
+            &o.connection_facet,
+            "Equals",
+            o.malicious_classes.iter().map(|c| json!(c)).collect(),
+        ),
+        Filter::new("creationTime", "Between", vec![json!(from), json!(to)]),
+    ];
+    query(
+        vec![QueryElement {
+            requested_type: "Connection".into(),
+            filters: Some(filters),
+            is_result: true,
+            ..Default::default()
+        }],
+        limit,
+        "SPECIFIC",
+        &CONNECTION_FIELDS,
+    )
+}
+
+/// The malicious-domains query of `pull`, at most `limit` rows.
+pub fn domains_query(o: &CollectOptions, limit: u64) -> QueryRequest {
+    let filters = vec![Filter::new(
+        "maliciousClassificationType",
+        "Equals",
+        o.malicious_classes.iter().map(|c| json!(c)).collect(),
+    )];
+    query(
+        vec![QueryElement {
+            requested_type: "DomainName".into(),
+            filters: Some(filters),
+            is_result: true,
+            ..Default::default()
+        }],
+        limit,
+        "SPECIFIC",
+        &["elementDisplayName", "maliciousClassificationType"],
+    )
+}
+
 /// True when a response may have been cut at the limit.
 fn overflowed(rows: u64, total: u64, limit: u64) -> bool {
     rows > limit || (rows == limit && total > rows)
 }
 
-/// Run every enabled source. Any error aborts the whole pull (nothing partial is returned).
+fn bad(client: &Client, path: &str, e: super::shape::ShapeError) -> ClientError {
+    ClientError::BadResponse {
+        url: client.url(path),
+        reason: e.to_string(),
+    }
+}
+
+const SEARCH: &str = "/rest/visualsearch/query/simple";
+
+/// Run every enabled source.
 pub async fn collect(
     client: &Client,
     o: &CollectOptions,
@@ -120,7 +212,7 @@ pub async fn collect(
             }
             out.findings.push(Finding {
                 raw: r.key,
-                origin: Origin::Reputation,
+                source: Source::Reputation,
                 malops: BTreeSet::new(),
                 note: r.comment,
             });
@@ -136,120 +228,36 @@ pub async fn collect(
         let conns = connections(client, o, &mut out.stats, progress).await?;
         out.stats.connections = conns.len();
         for c in conns.values() {
-            connection_findings(c, Origin::Connection, &BTreeSet::new(), &mut out.findings);
+            out.stats.connection_domains += c.domains.len();
+            push_connection(c, Source::Connection, &BTreeSet::new(), &mut out.findings);
+        }
+        if out.stats.connections > 0 && out.stats.connection_domains == 0 {
+            let msg = format!(
+                "{} malicious connections in the window, but none named a domain (domainName, urlDomains, dnsQuery): \
+                 check that the API user may read DNS data, or that the tenant records it",
+                out.stats.connections
+            );
+            warn(&mut out, msg);
         }
         tracing::info!(
             connections = out.stats.connections,
+            domains = out.stats.connection_domains,
             elapsed_ms = ms(&t),
             "malicious connections fetched"
         );
     }
     if o.domains {
         progress("malicious domains");
-        let filters = vec![Filter::new(
-            "maliciousClassificationType",
-            "Equals",
-            o.malicious_classes.iter().map(|c| json!(c)).collect(),
-        )];
-        let q = query(
-            vec![QueryElement {
-                requested_type: "DomainName".into(),
-                filters: Some(filters),
-                is_result: true,
-                ..Default::default()
-            }],
-            o.result_limit,
-            "SPECIFIC",
-            &["elementDisplayName", "maliciousClassificationType"],
-        );
-        let r = client.visual_search(&q).await?;
-        out.stats.queries += 1;
-        let data = r.data.unwrap_or_default();
-        let rows = data.result_id_to_element_data_map.len() as u64;
-        if overflowed(rows, data.total_possible_results, o.result_limit) {
-            return Err(ClientError::Overflow {
-                what: "malicious DomainName query".into(),
-                limit: o.result_limit,
-            });
-        }
-        for (guid, el) in &data.result_id_to_element_data_map {
-            let name = el
-                .simple("elementDisplayName")
-                .first()
-                .cloned()
-                .unwrap_or_else(|| guid.clone());
-            let class = el.simple("maliciousClassificationType").join(",");
-            out.findings.push(Finding {
-                raw: name,
-                origin: Origin::Domain,
-                malops: BTreeSet::new(),
-                note: class,
-            });
-            out.stats.domains += 1;
-        }
+        domains(client, o, &mut out).await?;
         tracing::info!(domains = out.stats.domains, "malicious domains fetched");
     }
     if o.malops {
         progress("MalOps");
-        let malops = client.malops_in_window(o.from_ms, o.to_ms).await?;
-        out.stats.queries += malops.len().div_ceil(100).max(1);
-        let guids: BTreeSet<String> = malops
-            .iter()
-            .filter_map(|m| m.get("guid").and_then(Value::as_str).map(String::from))
-            .collect();
-        out.stats.malops = guids.len();
-        for g in &guids {
-            progress(&format!("MalOp {g}"));
-            let q = query(
-                vec![
-                    QueryElement {
-                        requested_type: "MalopProcess".into(),
-                        filters: Some(vec![]),
-                        guid_list: Some(vec![g.clone()]),
-                        connection_feature: Some(super::api::FeatureDescriptor {
-                            element_instance_type: "MalopProcess".into(),
-                            feature_name: Some("suspects".into()),
-                        }),
-                        ..Default::default()
-                    },
-                    QueryElement {
-                        requested_type: "Process".into(),
-                        filters: Some(vec![]),
-                        connection_feature: Some(super::api::FeatureDescriptor {
-                            element_instance_type: "Process".into(),
-                            feature_name: Some("connections".into()),
-                        }),
-                        ..Default::default()
-                    },
-                    QueryElement {
-                        requested_type: "Connection".into(),
-                        filters: Some(vec![]),
-                        is_result: true,
-                        ..Default::default()
-                    },
-                ],
-                o.result_limit,
-                "MALOP",
-                &CONNECTION_FIELDS,
-            );
-            let r = client.visual_search(&q).await?;
-            out.stats.queries += 1;
-            let data = r.data.unwrap_or_default();
-            let rows = data.result_id_to_element_data_map.len() as u64;
-            if overflowed(rows, data.total_possible_results, o.result_limit) {
-                return Err(ClientError::Overflow {
-                    what: format!("connections of MalOp {g}"),
-                    limit: o.result_limit,
-                });
-            }
-            let one: BTreeSet<String> = [g.clone()].into();
-            for el in data.result_id_to_element_data_map.values() {
-                out.stats.malop_connections += 1;
-                connection_findings(el, Origin::Malop, &one, &mut out.findings);
-            }
-        }
+        malops(client, o, &mut out, progress).await?;
         tracing::info!(
             malops = out.stats.malops,
+            skipped = out.stats.malops_skipped,
+            epp_skipped = out.stats.malops_epp_skipped,
             connections = out.stats.malop_connections,
             "MalOps fetched"
         );
@@ -257,38 +265,223 @@ pub async fn collect(
     Ok(out)
 }
 
-/// Remote IP (`remoteAddress` IpAddress element names) and `domainName` of a connection.
-fn connection_findings(
-    el: &ElementData,
-    origin: Origin,
+fn warn(out: &mut Collected, msg: String) {
+    tracing::warn!("{msg}");
+    out.warnings.push(msg);
+}
+
+fn push_connection(
+    c: &ConnectionFacts,
+    source: Source,
     malops: &BTreeSet<String>,
     out: &mut Vec<Finding>,
 ) {
-    let note = el
-        .simple("elementDisplayName")
-        .first()
-        .cloned()
-        .unwrap_or_default();
-    for r in el.elements("remoteAddress") {
-        if r.element_type.is_empty() || r.element_type == "IpAddress" {
-            out.push(Finding {
-                raw: r.name.clone(),
-                origin,
-                malops: malops.clone(),
-                note: note.clone(),
-            });
+    let note = c.display.clone().unwrap_or_default();
+    for raw in c.ips.iter().chain(&c.domains) {
+        out.push(Finding {
+            raw: raw.clone(),
+            source,
+            malops: malops.clone(),
+            note: note.clone(),
+        });
+    }
+}
+
+async fn domains(
+    client: &Client,
+    o: &CollectOptions,
+    out: &mut Collected,
+) -> Result<(), ClientError> {
+    let q = domains_query(o, o.result_limit);
+    let page = client.visual_search(&q).await?;
+    out.stats.queries += 1;
+    if overflowed(page.rows.len() as u64, page.total_possible, o.result_limit) {
+        return Err(ClientError::Overflow {
+            what: "malicious DomainName query".into(),
+            limit: o.result_limit,
+        });
+    }
+    for (key, row) in &page.rows {
+        let (name, class) = domain_facts(key, row).map_err(|e| bad(client, SEARCH, e))?;
+        out.findings.push(Finding {
+            raw: name,
+            source: Source::Domain,
+            malops: BTreeSet::new(),
+            note: class,
+        });
+        out.stats.domains += 1;
+    }
+    Ok(())
+}
+
+async fn malops(
+    client: &Client,
+    o: &CollectOptions,
+    out: &mut Collected,
+    progress: Progress<'_>,
+) -> Result<(), ClientError> {
+    let listed = client.malops_in_window(o.from_ms, o.to_ms).await?;
+    out.stats.queries += listed.len().div_ceil(100).max(1);
+    // One entry per GUID (paging may repeat an item that moved between pages).
+    let mut by_guid: BTreeMap<String, MalopSummary> = BTreeMap::new();
+    for m in listed {
+        by_guid.entry(m.guid.clone()).or_insert(m);
+    }
+    let mut edr = Vec::new();
+    let mut epp = Vec::new();
+    for (guid, m) in &by_guid {
+        if let Some(reason) = m.skip_reason(&o.malop_skip_statuses) {
+            skip(out, guid, reason, true);
+        } else if m.is_edr() {
+            edr.push(guid.clone());
+        } else {
+            epp.push(guid.clone());
         }
     }
-    for d in el.simple("domainName") {
-        if !d.trim().is_empty() {
-            out.push(Finding {
-                raw: d.clone(),
-                origin,
-                malops: malops.clone(),
-                note: note.clone(),
-            });
+    // The analyst's management status (Not Relevant, Remediated…) lives on the MalOp element.
+    if !edr.is_empty() {
+        let statuses = client.management_statuses(&edr).await?;
+        out.stats.queries += edr.len().div_ceil(1000);
+        let skipped: BTreeMap<String, String> = statuses
+            .into_iter()
+            .filter(|(_, st)| {
+                o.malop_skip_statuses
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(st.trim()))
+            })
+            .collect();
+        edr.retain(|g| match skipped.get(g) {
+            Some(st) => {
+                skip(out, g, format!("managementStatus={st}"), true);
+                false
+            }
+            None => true,
+        });
+    }
+    for g in &edr {
+        progress(&format!("MalOp {g}"));
+        let page = malop_connections(client, g, o.result_limit).await?;
+        out.stats.queries += 1;
+        let one: BTreeSet<String> = [g.clone()].into();
+        for (key, row) in &page.rows {
+            let c = connection_facts(key, row).map_err(|e| bad(client, SEARCH, e))?;
+            out.stats.malop_connections += 1;
+            push_connection(&c, Source::Malop, &one, &mut out.findings);
         }
     }
+    match o.epp_malops {
+        EppMalops::Skip => {
+            out.stats.malops = edr.len();
+            out.stats.malops_epp_skipped = epp.len();
+            for g in &epp {
+                skip(
+                    out,
+                    g,
+                    "not EDR (cybereason.epp_malops: skip)".into(),
+                    false,
+                );
+            }
+            if !epp.is_empty() {
+                tracing::info!(
+                    count = epp.len(),
+                    "non-EDR MalOps left out; set cybereason.epp_malops: details to read their detection details"
+                );
+            }
+        }
+        EppMalops::Details => {
+            // Not in crimes/unified: their analyst status comes from the metadata endpoint.
+            let mut open = Vec::new();
+            for g in &epp {
+                let statuses = client.malop_metadata(g).await?;
+                out.stats.queries += 1;
+                match statuses.iter().find(|(_, v)| {
+                    o.malop_skip_statuses
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(v.trim()))
+                }) {
+                    Some((field, v)) => skip(out, g, format!("{field}={v}"), true),
+                    None => open.push(g.clone()),
+                }
+            }
+            let epp = open;
+            out.stats.malops = edr.len() + epp.len();
+            for g in &epp {
+                progress(&format!("MalOp {g} (detection details)"));
+                let remotes = client.epp_connections(g).await?;
+                out.stats.queries += 1;
+                out.stats.malop_connections += remotes.len();
+                let one: BTreeSet<String> = [g.clone()].into();
+                for raw in remotes {
+                    out.findings.push(Finding {
+                        raw,
+                        source: Source::Malop,
+                        malops: one.clone(),
+                        note: "detection details".into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn skip(out: &mut Collected, guid: &str, reason: String, by_status: bool) {
+    tracing::info!(malop = guid, %reason, "MalOp left out");
+    out.stats.malops_skipped += usize::from(by_status);
+    out.skipped_malops.push(SkippedMalop {
+        guid: guid.into(),
+        reason,
+    });
+}
+
+/// The connections of one EDR MalOp: MalopProcess → suspects → Process → connections
+/// (splunk-soar-connectors/cybereason cybereason_connector.py; same chain style in the XSOAR
+/// and Siemplify integrations).
+async fn malop_connections(
+    client: &Client,
+    guid: &str,
+    limit: u64,
+) -> Result<QueryPage, ClientError> {
+    let q = query(
+        vec![
+            QueryElement {
+                requested_type: "MalopProcess".into(),
+                filters: Some(vec![]),
+                guid_list: Some(vec![guid.to_string()]),
+                connection_feature: Some(FeatureDescriptor {
+                    element_instance_type: "MalopProcess".into(),
+                    feature_name: Some("suspects".into()),
+                }),
+                ..Default::default()
+            },
+            QueryElement {
+                requested_type: "Process".into(),
+                filters: Some(vec![]),
+                connection_feature: Some(FeatureDescriptor {
+                    element_instance_type: "Process".into(),
+                    feature_name: Some("connections".into()),
+                }),
+                ..Default::default()
+            },
+            QueryElement {
+                requested_type: "Connection".into(),
+                filters: Some(vec![]),
+                is_result: true,
+                ..Default::default()
+            },
+        ],
+        limit,
+        "MALOP",
+        &CONNECTION_FIELDS,
+    );
+    let page = client.visual_search(&q).await?;
+    if overflowed(page.rows.len() as u64, page.total_possible, limit) {
+        return Err(ClientError::Overflow {
+            what: format!("connections of MalOp {guid}"),
+            limit,
+        });
+    }
+    Ok(page)
 }
 
 /// Malicious connections in `[from, to]`, halving the window while a query hits the limit.
@@ -297,41 +490,22 @@ async fn connections(
     o: &CollectOptions,
     stats: &mut CollectStats,
     progress: Progress<'_>,
-) -> Result<BTreeMap<String, ElementData>, ClientError> {
+) -> Result<BTreeMap<String, ConnectionFacts>, ClientError> {
     let mut found = BTreeMap::new();
     let mut stack = vec![(o.from_ms, o.to_ms)];
     while let Some((a, b)) = stack.pop() {
-        let filters = vec![
-            Filter::new(
-                &o.connection_facet,
-                "Equals",
-                o.malicious_classes.iter().map(|c| json!(c)).collect(),
-            ),
-            Filter::new("creationTime", "Between", vec![json!(a), json!(b)]),
-        ];
-        let q = query(
-            vec![QueryElement {
-                requested_type: "Connection".into(),
-                filters: Some(filters),
-                is_result: true,
-                ..Default::default()
-            }],
-            o.result_limit,
-            "SPECIFIC",
-            &CONNECTION_FIELDS,
-        );
-        let r = client.visual_search(&q).await?;
+        let q = connections_query(o, a, b, o.result_limit);
+        let page = client.visual_search(&q).await?;
         stats.queries += 1;
-        let data = r.data.unwrap_or_default();
-        let rows = data.result_id_to_element_data_map.len() as u64;
-        if overflowed(rows, data.total_possible_results, o.result_limit) {
+        let rows = page.rows.len() as u64;
+        if overflowed(rows, page.total_possible, o.result_limit) {
             if b <= a {
                 return Err(ClientError::Overflow {
                     what: format!("malicious connections at {a} ms"),
                     limit: o.result_limit,
                 });
             }
-            let parts = split_parts(rows, data.total_possible_results, o.result_limit, b - a + 1);
+            let parts = split_parts(rows, page.total_possible, o.result_limit, b - a + 1);
             stats.window_splits += 1;
             tracing::debug!(
                 from = a,
@@ -349,7 +523,10 @@ async fn connections(
             stack.extend(bounds.into_iter().rev());
             continue;
         }
-        found.extend(data.result_id_to_element_data_map);
+        for (key, row) in page.rows {
+            let facts = connection_facts(&key, &row).map_err(|e| bad(client, SEARCH, e))?;
+            found.insert(key, facts);
+        }
     }
     Ok(found)
 }

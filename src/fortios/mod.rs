@@ -6,6 +6,7 @@ pub mod fields;
 pub mod model;
 pub mod naming;
 pub mod parse;
+pub mod policy;
 pub mod probe;
 pub mod quote;
 pub mod render;

@@ -24,6 +24,22 @@ pub const HASH_SUFFIX_LEN: usize = 1 + HASH_DIGITS;
 /// Value characters a hashed name keeps at least (checked against `max_name_length`).
 pub const MIN_KEPT: usize = 8;
 
+/// What the FortiOS layer requires of a set of render settings, as sentences: room for cut
+/// names after the prefix, and template fields that are allowed. `config` lists these with its
+/// own problems ([`crate::config::Config::parse`] takes this function from the loader).
+pub fn render_rules(rc: &crate::config::RenderConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let hashed = rc.prefix.len() + HASH_SUFFIX_LEN + MIN_KEPT;
+    if rc.max_name_length < hashed {
+        out.push(format!(
+            "max_name_length {} leaves no room for cut names after the prefix (needs at least {hashed})",
+            rc.max_name_length
+        ));
+    }
+    out.extend(super::fields::config_problems(&rc.template_fields));
+    out
+}
+
 /// The object name of an indicator on a target with `prefix`.
 pub fn object_name(prefix: &str, ind: &Indicator, max_len: usize) -> String {
     let value = ind.to_string();

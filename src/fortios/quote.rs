@@ -6,45 +6,12 @@
 //! most [`MAX_VALUE_BYTES`] bytes on a character boundary. The renderer, the `fq` template
 //! filter and `apply`'s validator all use [`safe_comment`] / [`is_safe_comment`], so a script
 //! that `check` and `render` accept is never refused by `apply`.
-use icu_properties::CodePointMapData;
-use icu_properties::props::GeneralCategory;
+use crate::text::clean_char;
+pub use crate::text::{clean, is_hidden};
 
 /// Longest string value FortiOS accepts in a `comment` field: 255 bytes (the CLI counts the
 /// bytes of the value, so 119 × `é` = 238 bytes is fine, 128 × `é` = 256 bytes is not).
 pub const MAX_VALUE_BYTES: usize = 255;
-
-/// True for characters that must never reach a device or a terminal unescaped: the Unicode
-/// general categories Cc (controls), Cf (format: bidi controls, zero-width characters, soft
-/// hyphen, tag characters), Zl/Zp (U+2028/U+2029), Co (private use), Cs (surrogates) and Cn
-/// (unassigned), plus the variation selectors (U+FE00–FE0F, U+E0100–E01EF) and a few
-/// letters/marks that render as nothing (Hangul fillers, combining grapheme joiner, Khmer
-/// inherent vowels, Mongolian free variation selectors).
-///
-/// The general category comes from ICU4X's `icu_properties` (compiled Unicode data; the same
-/// crate the `idna` crate uses for domain names), so the set follows the Unicode version of
-/// that crate rather than a hand-kept list.
-pub fn is_hidden(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_control();
-    }
-    if matches!(c,
-        '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}'
-        | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{3164}' | '\u{FFA0}')
-    {
-        return true;
-    }
-    matches!(
-        CodePointMapData::<GeneralCategory>::new().get(c),
-        GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-            | GeneralCategory::PrivateUse
-            | GeneralCategory::Surrogate
-            | GeneralCategory::Unassigned
-    )
-}
 
 /// Quote a value for the FortiOS CLI, at most `max_bytes` bytes of (unescaped) content.
 pub fn fq_max(s: &str, max_bytes: usize) -> String {
@@ -65,11 +32,6 @@ pub fn fq_max(s: &str, max_bytes: usize) -> String {
 /// Quote a value for the FortiOS CLI (at most [`MAX_VALUE_BYTES`] bytes of content).
 pub fn fq(s: &str) -> String {
     fq_max(s, MAX_VALUE_BYTES)
-}
-
-/// Drop characters that must never reach a device line (see the module docs).
-pub fn clean(s: &str) -> String {
-    s.chars().filter_map(clean_char).collect()
 }
 
 /// A comment that may be sent: cleaned and cut to [`MAX_VALUE_BYTES`] bytes on a character
@@ -95,16 +57,6 @@ pub fn cut_bytes(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// One character of [`clean`]: dropped, replaced or kept.
-fn clean_char(c: char) -> Option<char> {
-    match c {
-        '?' => Some('.'),
-        '\n' | '\r' | '\t' => Some(' '),
-        c if is_hidden(c) => None,
-        c => Some(c),
-    }
 }
 
 /// Undo FortiOS escaping inside a double-quoted string body (for `show` output).

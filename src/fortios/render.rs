@@ -8,11 +8,11 @@
 //! in which case only that leaf is split — other members never move.
 use std::collections::BTreeSet;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
+use crate::blocklist::effective::{Blocked, Effective};
 use crate::blocklist::indicator::{Indicator, v4_mask};
-use crate::config::{RenderConfig, Target};
-use crate::workspace::{Effective, Workspace};
+use crate::config::RenderConfig;
 
 use super::fields::Table;
 use super::model::{Address, AddressKind, Desired, Group};
@@ -26,7 +26,7 @@ pub use super::templates::{TEMPLATE_DIR, Templates, template_diag};
 const SLOT_BITS: u32 = 12;
 
 /// The comment on an address object: where it came from, deterministic.
-fn address_comment(b: &crate::workspace::Blocked<'_>) -> String {
+fn address_comment(b: &Blocked<'_>) -> String {
     let sources: Vec<&str> = b.sources().iter().map(|s| s.as_str()).collect();
     let mut c = format!(
         "blockops: {}",
@@ -50,13 +50,9 @@ fn address_comment(b: &crate::workspace::Blocked<'_>) -> String {
     quote::safe_comment(&c)
 }
 
-/// The desired state of `target` from the effective blocklist.
-pub fn desired(ws: &Workspace, eff: &Effective<'_>, target: &Target) -> anyhow::Result<Desired> {
-    let rc = ws.config.render_for(target);
-    desired_with(&rc, eff, &target.name, target.vdom.clone())
-}
-
-/// [`desired`] with explicit settings (also used for previews without targets).
+/// The desired state of a target with render settings `rc` from the effective blocklist
+/// ([`crate::workspace::Workspace::desired`] picks a configured target's settings; previews
+/// without targets call this directly).
 pub fn desired_with(
     rc: &RenderConfig,
     eff: &Effective<'_>,
@@ -241,13 +237,6 @@ fn split<'a>(
     split(&items[cut..], depth + 1, (slot << 1) | 1, max, out)
 }
 
-/// Render the full desired-state script of a target.
-pub fn script(ws: &Workspace, desired: &Desired, target: &Target) -> anyhow::Result<String> {
-    let rc = ws.config.render_for(target);
-    full_script(&ws.templates, desired, &rc)
-        .with_context(|| format!("rendering target {}", target.name))
-}
-
 /// The full script through `full.j2`. While the repository does not override the built-in
 /// templates, a native renderer produces the same bytes much faster (100 000 objects in a few
 /// milliseconds instead of most of a second); a test keeps the two identical.
@@ -341,6 +330,7 @@ mod tests {
     use super::*;
     use crate::blocklist::{BlocklistFile, Entry};
     use crate::config::Config;
+    use crate::workspace::Workspace;
     use std::collections::BTreeMap;
 
     fn ws_with(values: &[String], cfg: Config) -> Workspace {
@@ -498,8 +488,8 @@ mod tests {
         ws.files[0].entries[0].comment = Some("say \"hi\"\nend\nconfig system admin?".into());
         let t = ws.config.targets[0].clone();
         let eff = ws.effective(crate::blocklist::today());
-        let d = desired(&ws, &eff, &t).unwrap();
-        let s = script(&ws, &d, &t).unwrap();
+        let d = ws.desired(&eff, &t).unwrap();
+        let s = ws.script(&d, &t).unwrap();
         assert!(
             s.starts_with("config vdom\nedit root\nconfig firewall address\n"),
             "{s}"

@@ -144,6 +144,97 @@ impl client::Handler for Handler {
     }
 }
 
+/// The client's SSH settings: russh's defaults plus the Diffie-Hellman group exchanges older
+/// FortiOS builds offer.
+fn client_config() -> client::Config {
+    let mut cfg = client::Config {
+        nodelay: true,
+        ..Default::default()
+    };
+    let mut kex = cfg.preferred.kex.to_vec();
+    for k in [russh::kex::DH_GEX_SHA256, russh::kex::DH_G14_SHA1] {
+        if !kex.contains(&k) {
+            kex.push(k);
+        }
+    }
+    cfg.preferred.kex = kex.into();
+    cfg
+}
+
+/// What the host-key check of a session would conclude (for `blockops doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum HostKeyCheck {
+    /// The offered key matches `host_key_fingerprint`.
+    Pinned { fingerprint: String },
+    /// The offered key is recorded in the known_hosts file.
+    Known { fingerprint: String, file: String },
+    /// No key is recorded for the host (and none is pinned).
+    Unknown { fingerprint: String, why: String },
+    /// A different key is recorded or pinned.
+    Changed { fingerprint: String, why: String },
+    /// The check itself failed (unreadable known_hosts file …).
+    Unverifiable { fingerprint: String, why: String },
+}
+
+/// Run only the key exchange with the target and judge the offered host key by the target's
+/// policy, exactly as [`Session::connect`] does — but never record it (`accept_new` is
+/// ignored) and never authenticate. The connection is closed right after the exchange.
+pub async fn check_host_key(o: &ConnectOptions) -> anyhow::Result<HostKeyCheck> {
+    let mut policy = o.host_keys.clone();
+    policy.accept_new = false;
+    let verdict = Arc::new(Mutex::new(None));
+    let handler = Handler {
+        host: o.host.clone(),
+        port: o.port,
+        policy: policy.clone(),
+        verdict: verdict.clone(),
+    };
+    let addr = format!("{}:{}", o.host, o.port);
+    let connected = tokio::time::timeout(
+        o.connect_timeout,
+        client::connect(
+            Arc::new(client_config()),
+            (o.host.as_str(), o.port),
+            handler,
+        ),
+    )
+    .await;
+    let seen = verdict.lock().ok().and_then(|v| v.clone());
+    match connected {
+        Err(_) => {
+            return Err(SshError::ConnectTimeout {
+                addr,
+                secs: o.connect_timeout.as_secs(),
+            }
+            .into());
+        }
+        Ok(Ok(handle)) => {
+            let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        }
+        Ok(Err(e)) if seen.is_none() => return Err(SshError::Connect { addr, source: e }.into()),
+        Ok(Err(_)) => {}
+    }
+    let Some((v, fingerprint)) = seen else {
+        anyhow::bail!("{addr}: the server offered no host key");
+    };
+    Ok(match v {
+        KeyVerdict::Trusted | KeyVerdict::Learned(_) if policy.fingerprint.is_some() => {
+            HostKeyCheck::Pinned { fingerprint }
+        }
+        KeyVerdict::Trusted | KeyVerdict::Learned(_) => HostKeyCheck::Known {
+            fingerprint,
+            file: match &policy.known_hosts {
+                Some(p) => p.display().to_string(),
+                None => "~/.ssh/known_hosts".into(),
+            },
+        },
+        KeyVerdict::Unknown(why) => HostKeyCheck::Unknown { fingerprint, why },
+        KeyVerdict::Changed(why) => HostKeyCheck::Changed { fingerprint, why },
+        KeyVerdict::Error(why) => HostKeyCheck::Unverifiable { fingerprint, why },
+    })
+}
+
 /// Everything needed to open a session.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -209,17 +300,7 @@ pub struct Session {
 impl Session {
     /// Connect, verify the host key, authenticate, open a PTY shell and wait for the prompt.
     pub async fn connect(o: &ConnectOptions) -> anyhow::Result<Session> {
-        let mut cfg = client::Config {
-            nodelay: true,
-            ..Default::default()
-        };
-        let mut kex = cfg.preferred.kex.to_vec();
-        for k in [russh::kex::DH_GEX_SHA256, russh::kex::DH_G14_SHA1] {
-            if !kex.contains(&k) {
-                kex.push(k);
-            }
-        }
-        cfg.preferred.kex = kex.into();
+        let cfg = client_config();
         let verdict = Arc::new(Mutex::new(None));
         let handler = Handler {
             host: o.host.clone(),

@@ -12,6 +12,7 @@
 //! and checking containment keeps the work tree and every revision in agreement (git stores the
 //! link, not its target). Only regular files (blobs) are read, at most
 //! [`crate::yaml::MAX_FILE_BYTES`] bytes.
+pub mod commit;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -35,37 +36,7 @@ pub trait Source {
     fn label(&self) -> String;
 }
 
-/// Why `path` may not name a file in the repository (`Ok` when it may).
-pub fn check_rel_path(path: &str) -> Result<(), String> {
-    if path.is_empty() {
-        return Err("the path is empty".into());
-    }
-    if path.len() > 1024 {
-        return Err("the path is longer than 1024 bytes".into());
-    }
-    if path
-        .chars()
-        .any(|c| c.is_control() || crate::fortios::quote::is_hidden(c))
-    {
-        return Err("the path contains control or invisible characters".into());
-    }
-    if path.starts_with('/') || path.contains('\\') || path.as_bytes().get(1) == Some(&b':') {
-        return Err("the path must be relative to the repository root, with `/` separators".into());
-    }
-    for part in path.split('/') {
-        match part {
-            "" => return Err("the path has an empty component (`//` or a trailing `/`)".into()),
-            "." | ".." => {
-                return Err("the path must not contain `.` or `..` components".into());
-            }
-            p if p.eq_ignore_ascii_case(".git") => {
-                return Err("the path must not point into `.git`".into());
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
+pub use crate::text::check_rel_path;
 
 fn path_error(path: &str, why: String) -> anyhow::Error {
     anyhow!("`{path}`: {why}")

@@ -162,8 +162,8 @@ fn side_script(
 ) -> anyhow::Result<String> {
     match t {
         Some(t) => {
-            let d = render::desired(ws, eff, t)?;
-            render::script(ws, &d, t)
+            let d = ws.desired(eff, t)?;
+            ws.script(&d, t)
         }
         None if preview => {
             let rc: RenderConfig = ws.config.render.clone();

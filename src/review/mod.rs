@@ -23,9 +23,6 @@ pub use policy::{Effect, PolicyChange, PolicyFiles, PolicyReport, Side};
 pub use script::unified;
 pub use text::{to_text, write_text};
 
-/// JSON schema version of [`DiffReport`] (fields are only ever added within a version).
-pub const SCHEMA_VERSION: u32 = 1;
-
 /// Everything that differs between `base` and `head`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffReport<'w> {
@@ -95,7 +92,7 @@ pub fn compute<'w>(base: Side<'w>, head: Side<'w>, today: Date) -> anyhow::Resul
             + summary.script_lines_removed
             > 0;
     Ok(DiffReport {
-        schema_version: SCHEMA_VERSION,
+        schema_version: crate::report::JSON_SCHEMA_VERSION,
         base: base.ws.label.clone(),
         head: head.ws.label.clone(),
         summary,

@@ -2,3 +2,4 @@
 
 pub mod cybereason;
 pub mod fortigate;
+pub mod proxy;

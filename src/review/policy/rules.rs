@@ -220,6 +220,7 @@ pub const CONFIG_RULES: &[Rule] = &[
     rule("cybereason.timeout", Neutral, TIMING),
     rule("cybereason.retries", Neutral, TIMING),
     rule("cybereason.retry_backoff", Neutral, TIMING),
+    rule("cybereason.retry_after_max", Neutral, TIMING),
     rule(
         "cybereason.ca_cert",
         Weakens,
@@ -237,6 +238,8 @@ pub const CONFIG_RULES: &[Rule] = &[
     ),
     rule("cybereason.connection_facet", Neutral, PULL_ONLY),
     set("cybereason.malicious_classes", Neutral, PULL_ONLY),
+    set("cybereason.malop_skip_statuses", Neutral, PULL_ONLY),
+    rule("cybereason.epp_malops", Neutral, PULL_ONLY),
     rule("sources.reputation", Neutral, PULL_ONLY),
     rule("sources.connections", Neutral, PULL_ONLY),
     rule("sources.domains", Neutral, PULL_ONLY),

@@ -95,6 +95,9 @@ cybereason:
   result_limit: 1000
   connection_facet: facet
   malicious_classes: [malware]
+  retry_after_max: 2m
+  malop_skip_statuses: [CLOSED]
+  epp_malops: details
 sources: {reputation: true, connections: true, domains: true, malops: true}
 window: 30d
 guardrails:
@@ -139,7 +142,12 @@ targets:
 /// the review reports changes to it as weakening).
 #[test]
 fn every_config_key_is_classified() {
-    let cfg = Config::parse(EVERY_KEY, "blockops.yaml").unwrap_or_else(|d| panic!("{d}"));
+    let cfg = Config::parse(
+        EVERY_KEY,
+        "blockops.yaml",
+        crate::fortios::naming::render_rules,
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
     let tree = serde_json::to_value(&cfg).unwrap();
     let (seen, missing) = tree::patterns(&tree);
     assert!(

@@ -8,6 +8,7 @@
 //! Over plain HTTP the session cookie carries no `Secure` flag (clients would not send it back
 //! over `http://`); with `tls` the simulator serves HTTPS with a freshly generated self-signed
 //! certificate for `127.0.0.1`/`localhost` and sets `Secure`, like the real server.
+pub mod elements;
 pub mod fixture;
 pub mod query;
 pub mod quirks;

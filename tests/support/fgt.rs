@@ -1,7 +1,6 @@
-//! Shared harness for the plan/apply tests: a temporary git repository with `blockops.yaml`
+//! The FortiGate part of the harness (plan, apply, doctor): a temporary git repository with `blockops.yaml`
 //! and a blocklist, one or more in-process FortiGate simulators on 127.0.0.1, and the real
 //! `blockops` binary.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -9,9 +8,10 @@ use std::process::Output;
 use assert_cmd::Command;
 use blockops::sim::fortigate::{DeviceState, FortiSim, Profile, SimHandle, SimOptions};
 
+pub use super::{TODAY, git, text};
+
 pub const PASSWORD_ENV: &str = "BO_TEST_FW_PASSWORD";
 pub const PASSWORD: &str = "s3cret-Pa55";
-pub const TODAY: &str = "2026-11-27";
 
 pub struct Sim {
     pub handle: SimHandle,
@@ -27,24 +27,6 @@ pub struct Harness {
     pub target_extra: String,
     pub render_extra: String,
     pub guardrails: String,
-}
-
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Simulator options with the test password.
@@ -181,13 +163,9 @@ impl Harness {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("blockops").unwrap();
-        c.current_dir(self.path())
-            .env(PASSWORD_ENV, PASSWORD)
-            .env("BLOCKOPS_TODAY", TODAY)
+        let mut c = Command::from_std(super::blockops(self.path()));
+        c.env(PASSWORD_ENV, PASSWORD)
             .env("BLOCKOPS_LOCK_DIR", self.locks.path())
-            .env_remove("BLOCKOPS_CONFIG")
-            .env_remove("BLOCKOPS_REPO")
             .timeout(std::time::Duration::from_secs(120));
         c
     }
@@ -220,14 +198,10 @@ impl Harness {
     /// The `blockops` binary as a plain process with the harness environment (for runs that
     /// must overlap).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("blockops"))
+        super::blockops(self.path())
             .args(args)
-            .current_dir(self.path())
             .env(PASSWORD_ENV, PASSWORD)
-            .env("BLOCKOPS_TODAY", TODAY)
             .env("BLOCKOPS_LOCK_DIR", self.locks.path())
-            .env_remove("BLOCKOPS_CONFIG")
-            .env_remove("BLOCKOPS_REPO")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -252,14 +226,6 @@ impl Harness {
             ))
             .unwrap()
     }
-}
-
-pub fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 pub fn ips(range: std::ops::Range<u32>) -> Vec<String> {

@@ -1,5 +1,5 @@
-//! Shared test harness: temporary GitOps repositories and running the real binary.
-#![allow(dead_code)]
+//! The repository part of the harness: a temporary GitOps repository and runs of the real
+//! binary in it, without simulators.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -53,19 +53,7 @@ impl TempRepo {
 
     /// Run the git CLI in the repository; panics on failure.
     pub fn git(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(self.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", self.path())
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        super::git(self.path(), args)
     }
 
     /// Commit everything.
@@ -77,13 +65,7 @@ impl TempRepo {
 
     /// The blockops binary, run in the repository.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("blockops").expect("binary");
-        c.current_dir(self.path())
-            .env("BLOCKOPS_TODAY", "2026-11-27")
-            .env_remove("BLOCKOPS_CONFIG")
-            .env_remove("BLOCKOPS_REPO")
-            .env("NO_COLOR", "1");
-        c
+        Command::from_std(super::blockops(self.path()))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
