@@ -66,6 +66,16 @@ fn parse_rtt(s: &str) -> Duration {
 
 const PW: &str = "bench-pw";
 
+/// The delay proxy's process, stopped however the bench ends.
+struct Proxy(std::process::Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
     let rtt = parse_rtt(&std::env::var("BENCH_RTT").unwrap_or_else(|_| "5ms".into()));
     let proxy_bin = std::env::var("BENCH_PROXY").ok();
@@ -119,7 +129,7 @@ fn main() {
                 .unwrap();
             let addr = line.trim().strip_prefix("listening on ").expect(&line);
             let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
-            proxy = Some(child);
+            proxy = Some(Proxy(child));
             port
         }
         None => sim.addr.port(),
@@ -141,6 +151,10 @@ fn main() {
     }
     std::fs::create_dir_all(root.join("blocklists")).unwrap();
     std::fs::write(root.join("blocklists/cybereason.yaml"), y).unwrap();
+    // Every configured file must exist.
+    for f in ["manual.yaml", "allowlist.yaml"] {
+        std::fs::write(root.join("blocklists").join(f), "entries: []\n").unwrap();
+    }
     git(root, &["init", "-q", "-b", "main"]);
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "bench"]);
@@ -255,9 +269,6 @@ fn main() {
             t_apply.as_secs_f64() * 1e3 / lines as f64
         );
     }
-    if let Some(mut p) = proxy {
-        let _ = p.kill();
-        let _ = p.wait();
-    }
+    drop(proxy);
     rt.block_on(sim.shutdown()).unwrap();
 }

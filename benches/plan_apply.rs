@@ -83,6 +83,10 @@ fn main() {
     }
     std::fs::create_dir_all(root.join("blocklists")).unwrap();
     std::fs::write(root.join("blocklists/cybereason.yaml"), y).unwrap();
+    // Every configured file must exist.
+    for f in ["manual.yaml", "allowlist.yaml"] {
+        std::fs::write(root.join("blocklists").join(f), "entries: []\n").unwrap();
+    }
     git(root, &["init", "-q", "-b", "main"]);
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "bench"]);
