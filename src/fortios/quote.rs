@@ -15,14 +15,19 @@ pub const MAX_VALUE_BYTES: usize = 255;
 
 /// Quote a value for the FortiOS CLI, at most `max_bytes` bytes of (unescaped) content.
 pub fn fq_max(s: &str, max_bytes: usize) -> String {
-    let body = cut_bytes(&clean(s), max_bytes).to_string();
+    let cleaned = crate::text::clean_cow(s);
+    let body = cut_bytes(&cleaned, max_bytes);
     let mut out = String::with_capacity(body.len() + 2);
     out.push('"');
-    for c in body.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            _ => out.push(c),
+    if !body.contains(['\\', '"']) {
+        out.push_str(body);
+    } else {
+        for c in body.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                _ => out.push(c),
+            }
         }
     }
     out.push('"');
