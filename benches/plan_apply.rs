@@ -3,36 +3,13 @@
 //!
 //! `cargo bench --bench plan_apply` (env `BENCH_OBJECTS` indicators, default 51000 so that the device holds over 50 000 managed objects before the delta; `BENCH_DELTA`,
 //! default 1000). Prints wall-clock times of the real binary over SSH on 127.0.0.1.
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+use support::env_usize;
 
-use blockops::fortios::model::State;
-use blockops::gitops::WorktreeSource;
-use blockops::plan::delta::{self, DeltaOptions};
+mod support;
+
 use blockops::sim::fortigate::{FortiSim, Limits, Profile, SimOptions};
-use blockops::workspace::Workspace;
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "b")
-        .env("GIT_AUTHOR_EMAIL", "b@example.com")
-        .env("GIT_COMMITTER_NAME", "b")
-        .env("GIT_COMMITTER_EMAIL", "b@example.com")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "git {args:?} failed");
-}
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
 
 fn main() {
     let n = env_usize("BENCH_OBJECTS", 51_000);
@@ -74,49 +51,12 @@ fn main() {
         ),
     )
     .unwrap();
-    let mut y = String::from("entries:\n");
-    for i in 0..n as u32 {
-        let ip = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(45, 0, 0, 1)) + i);
-        y.push_str(&format!(
-            "- value: {ip}\n  type: ipv4\n  sources: [reputation]\n  first_seen: 2026-11-01\n"
-        ));
-    }
-    std::fs::create_dir_all(root.join("blocklists")).unwrap();
-    std::fs::write(root.join("blocklists/cybereason.yaml"), y).unwrap();
-    // Every configured file must exist.
-    for f in ["manual.yaml", "allowlist.yaml"] {
-        std::fs::write(root.join("blocklists").join(f), "entries: []\n").unwrap();
-    }
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "bench"]);
+    support::commit_blocklist(root, n);
 
     // Seed the device with the desired state minus `d` addresses, through its own CLI.
     let today = blockops::blocklist::today();
-    let ws = Workspace::load(
-        &WorktreeSource {
-            root: root.to_path_buf(),
-        },
-        "blockops.yaml",
-    )
-    .unwrap();
-    let eff = ws.effective(today);
-    let mut desired = ws.desired(&eff, &ws.config.targets[0]).unwrap();
-    let dropped: std::collections::BTreeSet<String> = desired
-        .addresses
-        .iter()
-        .take(d)
-        .map(|a| a.name.clone())
-        .collect();
-    desired.addresses.retain(|a| !dropped.contains(&a.name));
-    for g in &mut desired.groups {
-        g.members.retain(|m| !dropped.contains(m));
-    }
-    let opts = DeltaOptions {
-        max_line_length: 400,
-        ..DeltaOptions::default()
-    };
-    let seed = delta::compute(&State::default(), &State::from_desired(&desired), &opts).script;
+    let desired = support::desired_minus(root, d);
+    let seed = support::seed_script(&desired);
     let t = Instant::now();
     let lines: Vec<&str> = seed.lines().map(str::trim).collect();
     // One session: `sim.run` starts a fresh CLI session per call.
