@@ -119,6 +119,10 @@ fn main() {
     .expect("config");
     let existing = existing_file();
     std::fs::write(p.join("blocklists/cybereason.yaml"), &existing).expect("existing");
+    // Every configured file must exist (an empty list is `entries: []`).
+    for f in ["manual.yaml", "allowlist.yaml"] {
+        std::fs::write(p.join("blocklists").join(f), "entries: []\n").expect("empty list");
+    }
     git(p, &["init", "-q", "-b", "main"]);
     git(p, &["add", "-A"]);
     git(p, &["commit", "-q", "-m", "initial"]);
@@ -130,7 +134,7 @@ fn main() {
         std::fs::write(p.join("blocklists/cybereason.yaml"), &existing).expect("reset");
         let start = Instant::now();
         let out = Command::new("/usr/bin/time")
-            .args(["-f", "maxrss_kb=%M"])
+            .args(["-f", "maxrss_kb=%M\ncpu_s=%U+%S"])
             .arg(bin)
             .arg("--repo")
             .arg(p)
@@ -146,9 +150,16 @@ fn main() {
             .find_map(|l| l.strip_prefix("maxrss_kb="))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
+        // CPU of the pull process: with the simulator in this process, wall minus this is
+        // mostly time spent waiting for the simulator.
+        let cpu = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("cpu_s="))
+            .unwrap_or("?")
+            .to_string();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
         println!(
-            "run {run}: wall {:.2} s, peak RSS {:.0} MB, entries {}, added {}, removed {}, queries {}, window splits {}",
+            "run {run}: wall {:.2} s, pull CPU {cpu} s, peak RSS {:.0} MB, entries {}, added {}, removed {}, queries {}, window splits {}",
             wall.as_secs_f64(),
             kb as f64 / 1024.0,
             v["entries"],

@@ -79,7 +79,7 @@ fn select<'a>(rows: &'a [SimElement], el: &PathElement) -> Result<Vec<&'a SimEle
         .as_ref()
         .map(|g| g.iter().map(String::as_str).collect());
     let mut out = Vec::new();
-    for e in rows {
+    for e in by_time(rows, el) {
         if guids.as_ref().is_some_and(|g| !g.contains(e.guid.as_str())) {
             continue;
         }
@@ -95,6 +95,35 @@ fn select<'a>(rows: &'a [SimElement], el: &PathElement) -> Result<Vec<&'a SimEle
         }
     }
     Ok(out)
+}
+
+/// The part of `rows` a creation-time `Between` can match, found by binary search — the
+/// server's time index. Connections are kept sorted by time (`SimData`), and a connection's
+/// `creationTime`/`calculatedCreationTime` is its `time`; every filter is still applied to each
+/// row of the range, so this only saves scanning rows that cannot match (a pull of 20 000
+/// connections asks about 60 windowed queries).
+fn by_time<'a>(rows: &'a [SimElement], el: &PathElement) -> &'a [SimElement] {
+    if el.requested_type != "Connection" || !rows.is_sorted_by_key(|e| e.time) {
+        return rows;
+    }
+    let mut rows = rows;
+    for f in &el.filters {
+        if !matches!(
+            f.facet_name.as_str(),
+            "creationTime" | "calculatedCreationTime"
+        ) || f.filter_type != "Between"
+        {
+            continue;
+        }
+        if let [lo, hi] = f.values.as_slice()
+            && let (Some(lo), Some(hi)) = (number(lo), number(hi))
+        {
+            let start = rows.partition_point(|e| (e.time as f64) < lo);
+            let end = rows.partition_point(|e| (e.time as f64) <= hi).max(start);
+            rows = &rows[start..end];
+        }
+    }
+    rows
 }
 
 /// Run a query. `plus_one` enables the quirk of returning one row beyond the limit. The
