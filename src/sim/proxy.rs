@@ -98,8 +98,7 @@ struct Counters {
 pub struct ProxyHandle {
     pub addr: SocketAddr,
     counters: Arc<Counters>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: super::Background,
 }
 
 impl ProxyHandle {
@@ -129,21 +128,7 @@ impl ProxyHandle {
     }
     /// Stop and wait for the proxy thread.
     pub fn shutdown(mut self) {
-        self.stop_now();
-    }
-    fn stop_now(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for ProxyHandle {
-    fn drop(&mut self) {
-        self.stop_now();
+        self.server.stop();
     }
 }
 
@@ -181,8 +166,7 @@ pub fn spawn(cfg: ProxyConfig) -> std::io::Result<ProxyHandle> {
     Ok(ProxyHandle {
         addr,
         counters,
-        stop: Some(tx),
-        thread: Some(thread),
+        server: super::Background::new(tx, thread),
     })
 }
 

@@ -185,8 +185,7 @@ impl CybereasonSim {
             addr,
             cert_pem,
             shared,
-            stop: Some(tx),
-            thread: Some(thread),
+            server: super::Background::new(tx, thread),
         })
     }
 }
@@ -198,8 +197,7 @@ pub struct SimHandle {
     /// PEM of the self-signed certificate when serving HTTPS (give it to clients as CA).
     pub cert_pem: Option<String>,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: super::Background,
 }
 
 impl SimHandle {
@@ -291,21 +289,7 @@ impl SimHandle {
     }
     /// Stop the server and wait for its thread.
     pub fn shutdown(mut self) {
-        self.stop_now();
-    }
-    fn stop_now(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        self.stop_now();
+        self.server.stop();
     }
 }
 
