@@ -11,7 +11,7 @@ use crate::fortios::render;
 use crate::gitops;
 use crate::plan::desired::{self, Shape};
 use crate::review;
-use crate::workspace::{Effective, Workspace};
+use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -187,7 +187,7 @@ pub fn check_workspace(
         // the native renderer, which `render` and `plan` use for them); a repository's own
         // templates are rendered here, and what they render is checked.
         if ws.templates.is_customised() {
-            for x in template_check(ws, &eff, &desired, &name, t, &rc) {
+            for x in template_check(ws, &desired, &name, t, &rc) {
                 d.push(x);
             }
         }
@@ -211,25 +211,13 @@ pub fn check_workspace(
 /// (`plan::desired`), is an error traced to the template line.
 fn template_check(
     ws: &Workspace,
-    eff: &Effective<'_>,
     desired: &Desired,
     name: &str,
     t: Option<&crate::config::Target>,
     rc: &crate::config::RenderConfig,
 ) -> Vec<Diagnostic> {
-    if let Err(e) = ws
-        .templates
-        .render("full.j2", desired, rc, minijinja::Value::UNDEFINED)
-    {
-        return vec![Diagnostic::error(
-            render::TEMPLATE_DIR,
-            0,
-            0,
-            format!("target `{name}`: template does not render: {e:#}"),
-        )];
-    }
     let shape = Shape::new(name, t.and_then(|t| t.vdom.clone()), rc.clone());
-    match desired::template_problems(ws, eff, &shape) {
+    match desired::template_problems(ws, desired, &shape) {
         Ok(problems) => problems
             .into_iter()
             .map(|p| Diagnostic::error(&p.file, p.line, 0, p.message))
@@ -238,7 +226,7 @@ fn template_check(
             render::TEMPLATE_DIR,
             0,
             0,
-            format!("target `{name}`: {e:#}"),
+            format!("target `{name}`: template does not render: {e:#}"),
         )],
     }
 }

@@ -15,7 +15,7 @@ use git2::{Oid, Repository};
 
 use crate::config::{RenderConfig, Target};
 use crate::fortios::fields::{self, FieldRules, Table};
-use crate::fortios::model::{Owner, State, carries_marker};
+use crate::fortios::model::{Desired, Owner, State, carries_marker};
 use crate::fortios::parse;
 use crate::fortios::probe::Scope;
 use crate::fortios::render;
@@ -308,18 +308,18 @@ pub fn for_device<'d>(
     Ok((Cow::Owned(st), skipped))
 }
 
-/// Check what the templates render for one target (for `check`): every problem, traced to
-/// template lines. The built-in templates are correct by construction (tests pin them).
+/// Check what the templates render for one target's desired state `ctx` (for `check`): every
+/// problem, traced to template lines; a template that does not render is the error. The
+/// built-in templates are correct by construction (tests pin them).
 pub fn template_problems(
     ws: &Workspace,
-    eff: &Effective<'_>,
+    ctx: &Desired,
     shape: &Shape,
 ) -> Result<Vec<TemplateProblem>, anyhow::Error> {
     if !ws.templates.is_customised() {
         return Ok(Vec::new());
     }
-    let ctx = render::desired_with(&shape.render, eff, &shape.target, shape.vdom.clone())?;
-    let script = render::full_script(&ws.templates, &ctx, &shape.render)?;
+    let script = render::full_script(&ws.templates, ctx, &shape.render)?;
     Ok(from_script(&script, ws, shape).err().unwrap_or_default())
 }
 
@@ -424,7 +424,9 @@ mod tests {
         );
         ws.templates = Templates::builtin().with_source("objects.j2", &objects);
         let eff = ws.effective(crate::blocklist::today());
-        let p = template_problems(&ws, &eff, &shape(&ws, None)).unwrap();
+        let sh = shape(&ws, None);
+        let ctx = render::desired_with(&sh.render, &eff, &sh.target, None).unwrap();
+        let p = template_problems(&ws, &ctx, &sh).unwrap();
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].file, "templates/fortios/objects.j2");
         let want = objects
