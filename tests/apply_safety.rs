@@ -179,24 +179,6 @@ fn host_key_mismatch_and_unknown_keys_are_refused() {
     assert_eq!(p.status.code(), Some(0), "{}", text(&p));
 }
 
-/// A device with a hand-made object and group that blockops must never touch.
-fn hand_made(h: &Harness) {
-    let out = h.sim(0).run(&[
-        "config firewall address",
-        "edit \"office-lan\"",
-        "set subnet 10.1.0.0 255.255.0.0",
-        "set comment \"made by hand\"",
-        "next",
-        "end",
-        "config firewall addrgrp",
-        "edit \"office\"",
-        "set member \"office-lan\"",
-        "next",
-        "end",
-    ]);
-    assert!(!out.iter().any(|l| l.contains("fail")), "{out:?}");
-}
-
 #[test]
 fn table_full_mid_script_aborts_and_touches_nothing_else() {
     // The table fills up between plan and apply (someone else's objects, which do not make
@@ -204,7 +186,7 @@ fn table_full_mid_script_aborts_and_touches_nothing_else() {
     // at its `edit`. (A limit the device states is refused by `plan` before anything is sent:
     // tests/capacity.rs.)
     let h = Harness::new();
-    hand_made(&h);
+    h.hand_made();
     let before = h.state(0);
     h.commit_list(&ips(0..6), "six");
     plan_ok(&h);
@@ -248,7 +230,7 @@ fn table_full_mid_script_aborts_and_touches_nothing_else() {
 #[test]
 fn rejected_set_inside_edit_sends_abort_not_next() {
     let h = Harness::new();
-    hand_made(&h);
+    h.hand_made();
     h.commit_list(&ips(0..5), "five");
     plan_ok(&h);
     h.sim(0).fail_lines(FailRule {
@@ -295,7 +277,7 @@ fn transcript(h: &Harness) -> String {
 #[test]
 fn dropped_connection_then_replan_converges() {
     let h = Harness::new();
-    hand_made(&h);
+    h.hand_made();
     let initial = h.state(0);
     // 45 addresses at 4 lines each plus the group: a script of about 200 lines.
     h.commit_list(&ips(0..45), "many");
@@ -476,7 +458,7 @@ fn several_targets_all_and_shards() {
 fn the_sim_state_is_not_rewritten_by_hand_made_values() {
     // Sanity check of the harness itself: `Value` and `run` behave as the tests assume.
     let h = Harness::new();
-    hand_made(&h);
+    h.hand_made();
     let st = h.state(0);
     let o = st.object("root", "firewall addrgrp", "office").unwrap();
     assert_eq!(
@@ -550,7 +532,7 @@ fn private_key_authentication_without_a_password() {
 fn failure_inside_a_transaction_discards_everything() {
     let mut h = Harness::new();
     h.target_extra = "    transaction: true\n".into();
-    hand_made(&h);
+    h.hand_made();
     let before = h.state(0);
     h.commit_list(&ips(0..6), "six");
     plan_ok(&h);

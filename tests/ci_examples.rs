@@ -3,10 +3,13 @@
 //! `run:` / `script:` steps (multi-line shell included) and checks subcommand, flags and
 //! `--format` values against the real binary's `--help`. It also checks the safety structure of
 //! the apply jobs (environment approval, no two applies at once).
+mod ci_tools;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use ci_tools::inherited;
 use serde_yaml::Value;
 
 fn ci_dir() -> PathBuf {
@@ -552,22 +555,6 @@ fn the_extractor_sees_multi_line_and_chained_invocations() {
     assert!(!cli.check(&bad("deploy --now")).is_empty());
     assert!(!cli.check(&bad("sim nothing")).is_empty());
     assert!(cli.check(&bad("sim fortigate --help")).is_empty());
-}
-
-/// A GitLab job's key, following `extends:` (the job's own value wins, as in GitLab).
-fn inherited<'a>(doc: &'a Value, job: &'a Value, key: &str) -> Option<&'a Value> {
-    if let Some(v) = job.get(key) {
-        return Some(v);
-    }
-    let parents: Vec<&str> = match job.get("extends") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Sequence(s)) => s.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
-    parents
-        .iter()
-        .rev()
-        .find_map(|p| inherited(doc, doc.get(*p)?, key))
 }
 
 fn github_files() -> Vec<(PathBuf, Value)> {

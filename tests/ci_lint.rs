@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ci_tools::{examples_dir, files, path_with, require};
+use ci_tools::{examples_dir, files, inherited, path_with, require};
 use serde_yaml::Value;
 use support::text;
 
@@ -192,22 +192,6 @@ fn script_items(doc: &Value, v: Option<&Value>, out: &mut Vec<String>) {
         }
         other => panic!("unexpected script item {other:?}"),
     }
-}
-
-/// A job's key, following `extends:` (the job's own value wins, as in GitLab).
-fn inherited<'a>(doc: &'a Value, job: &'a Value, key: &str) -> Option<&'a Value> {
-    if let Some(v) = job.get(key) {
-        return Some(v);
-    }
-    let parents: Vec<&str> = match job.get("extends") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Sequence(s)) => s.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
-    parents
-        .iter()
-        .rev()
-        .find_map(|p| inherited(doc, doc.get(*p)?, key))
 }
 
 /// Each runnable GitLab job's shell, as the runner executes it: before_script then script in

@@ -10,28 +10,10 @@ fn apply(h: &Harness) -> std::process::Output {
     h.run(&["apply", "--yes", h.plan_file("fw1").to_str().unwrap()])
 }
 
-/// A device with a hand-made object and group that blockops must never touch.
-fn hand_made(h: &Harness) {
-    let out = h.sim(0).run(&[
-        "config firewall address",
-        "edit \"office-lan\"",
-        "set subnet 10.1.0.0 255.255.0.0",
-        "set comment \"made by hand\"",
-        "next",
-        "end",
-        "config firewall addrgrp",
-        "edit \"office\"",
-        "set member \"office-lan\"",
-        "next",
-        "end",
-    ]);
-    assert!(!out.iter().any(|l| l.contains("fail")), "{out:?}");
-}
-
 #[test]
 fn hand_made_objects_are_left_alone() {
     let h = Harness::new();
-    hand_made(&h);
+    h.hand_made();
     // A hand-made object that merely looks similar (different case) is not ours either.
     let out = h.sim(0).run(&[
         "config firewall address",

@@ -115,6 +115,21 @@ fn pipelined_push_succeeds_and_reads_back_clean() {
     );
 }
 
+/// Make the device refuse, once, the script's `set subnet` line of `ip`; its index.
+fn fail_subnet_once(h: &Harness, script: &[String], ip: &str) -> usize {
+    let i = script
+        .iter()
+        .position(|l| l.starts_with(&format!("set subnet {ip}")))
+        .unwrap();
+    h.sim(0).fail_lines(FailRule {
+        pattern: script[i].clone(),
+        code: -9,
+        message: format!("value parse error before '{ip}'"),
+        times: Some(1),
+    });
+    i
+}
+
 /// Fail one script line on the device; the transaction must be aborted, the device unchanged
 /// and the exact line reported.
 fn error_at(pick: fn(&[String]) -> usize) {
@@ -183,16 +198,7 @@ fn a_middle_error_stops_the_window_but_lines_were_in_flight() {
     let h = tx_harness();
     h.commit_list(&ips(0..12), "twelve");
     let script = plan_ok(&h);
-    let i = script
-        .iter()
-        .position(|l| l.starts_with("set subnet 192.0.2.18"))
-        .unwrap();
-    h.sim(0).fail_lines(FailRule {
-        pattern: script[i].clone(),
-        code: -9,
-        message: "value parse error before '192.0.2.18'".into(),
-        times: Some(1),
-    });
+    let i = fail_subnet_once(&h, &script, "192.0.2.18");
     let start = h.sim(0).lines_received();
     let a = apply(&h);
     assert_eq!(a.status.code(), Some(1), "{}", text(&a));
@@ -285,16 +291,7 @@ fn without_a_transaction_every_line_waits_for_its_reply() {
     h.commit_list(&ips(0..12), "twelve");
     let script = plan_ok(&h);
     assert_ne!(script[0], "execute config-transaction start");
-    let i = script
-        .iter()
-        .position(|l| l.starts_with("set subnet 192.0.2.18"))
-        .unwrap();
-    h.sim(0).fail_lines(FailRule {
-        pattern: script[i].clone(),
-        code: -9,
-        message: "value parse error before '192.0.2.18'".into(),
-        times: Some(1),
-    });
+    let i = fail_subnet_once(&h, &script, "192.0.2.18");
     let start = h.sim(0).lines_received();
     let a = apply(&h);
     assert_eq!(a.status.code(), Some(1), "{}", text(&a));

@@ -100,3 +100,24 @@ pub fn files(dir: &Path, suffixes: &[&str]) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A GitLab job's key, following `extends:` (the job's own value wins, as in GitLab).
+pub fn inherited<'a>(
+    doc: &'a serde_yaml::Value,
+    job: &'a serde_yaml::Value,
+    key: &str,
+) -> Option<&'a serde_yaml::Value> {
+    use serde_yaml::Value;
+    if let Some(v) = job.get(key) {
+        return Some(v);
+    }
+    let parents: Vec<&str> = match job.get("extends") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Sequence(s)) => s.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    parents
+        .iter()
+        .rev()
+        .find_map(|p| inherited(doc, doc.get(*p)?, key))
+}

@@ -174,6 +174,24 @@ impl Harness {
         self.cmd().args(args).output().unwrap()
     }
 
+    /// Give the first device a hand-made object and group that blockops must never touch.
+    pub fn hand_made(&self) {
+        let out = self.sim(0).run(&[
+            "config firewall address",
+            "edit \"office-lan\"",
+            "set subnet 10.1.0.0 255.255.0.0",
+            "set comment \"made by hand\"",
+            "next",
+            "end",
+            "config firewall addrgrp",
+            "edit \"office\"",
+            "set member \"office-lan\"",
+            "next",
+            "end",
+        ]);
+        assert!(!out.iter().any(|l| l.contains("fail")), "{out:?}");
+    }
+
     pub fn plan_file(&self, target: &str) -> PathBuf {
         self.path()
             .join("plans")
