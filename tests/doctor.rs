@@ -777,12 +777,8 @@ fn tls_is_checked_with_the_clients_own_settings() {
 
 #[test]
 fn an_unreachable_cybereason_and_an_unreachable_device_fail_early() {
-    // A port nothing listens on (bound, then closed).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nothing listens on, held for the whole test.
+    let (_held, port) = support::refusing_port();
     let mut s = Setup::new(vec![("fw1", sim_options(Profile::default()))], None);
     s.h.target_extra = String::new();
     s.write_config();

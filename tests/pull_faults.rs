@@ -331,10 +331,7 @@ fn assert_no_secret(label: &str, out: &Output) {
 /// named), then with `user:password@` in the URL (refused up front, without echo).
 #[test]
 fn no_failure_mode_prints_the_password_or_url_credentials() {
-    let refused_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_held, refused_port) = support::refusing_port();
     type Case = (&'static str, Box<dyn Fn(&Env)>, &'static str, &'static str);
     let cases: Vec<Case> = vec![
         (

@@ -73,3 +73,18 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A port on 127.0.0.1 that refuses connections for as long as the returned socket lives.
+///
+/// The socket is bound but never listens, so a connection attempt gets a reset
+/// (`ECONNREFUSED`) and no other test can bind the port meanwhile. Binding a listener and
+/// closing it again, as these tests once did, frees the port for a parallel test's simulator:
+/// the "unreachable" server then answered (seen in CI).
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind("127.0.0.1:0".parse().unwrap())
+        .expect("bind a port on 127.0.0.1");
+    let port = socket.local_addr().expect("the bound port").port();
+    (socket, port)
+}
