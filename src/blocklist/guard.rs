@@ -180,16 +180,19 @@ impl Guard {
 
     /// The IPv4 rules (never-block, private, minimum prefix when `prefix_rule`, allowlist).
     fn check_v4(&self, n: &Ipv4Net, via: &Via<'_>, prefix_rule: bool) -> Result<(), Dropped> {
-        if let Some((net, why)) = NEVER_V4
-            .iter()
-            .find(|(r, _)| r.contains(n) || n.contains(r))
-        {
+        // Two CIDR blocks overlap exactly when one contains the other; as address ranges
+        // that is two comparisons (this runs for every IPv4 indicator).
+        let range = |r: &Ipv4Net| (u32::from(r.network()), u32::from(r.broadcast()));
+        let (first, last) = range(n);
+        let overlaps = |r: &Ipv4Net| {
+            let (a, b) = range(r);
+            a <= last && first <= b
+        };
+        if let Some((net, why)) = NEVER_V4.iter().find(|(r, _)| overlaps(r)) {
             return drop("never-block", via.wrap(format!("{why} {net}")));
         }
         if !self.cfg.allow_private
-            && let Some((net, why)) = PRIVATE_V4
-                .iter()
-                .find(|(r, _)| r.contains(n) || n.contains(r))
+            && let Some((net, why)) = PRIVATE_V4.iter().find(|(r, _)| overlaps(r))
         {
             return drop(
                 "private",

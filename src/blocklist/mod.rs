@@ -109,6 +109,23 @@ const DATE_FMT: &[time::format_description::BorrowedFormatItem<'static>] =
 
 /// Parse `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<Date, String> {
+    // `YYYY-MM-DD` exactly (every date blockops writes) without the format interpreter.
+    let b = s.as_bytes();
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
+        let num =
+            |r: std::ops::Range<usize>| b[r].iter().fold(0u16, |n, c| n * 10 + u16::from(c - b'0'));
+        if let Ok(month) = time::Month::try_from(num(5..7) as u8)
+            && let Ok(d) = Date::from_calendar_date(i32::from(num(0..4)), month, num(8..10) as u8)
+        {
+            return Ok(d);
+        }
+    }
     Date::parse(s.trim(), DATE_FMT).map_err(|_| format!("`{s}` is not a date like 2026-11-27"))
 }
 
@@ -178,12 +195,14 @@ impl BlocklistFile {
     ) -> (BlocklistFile, Diagnostics) {
         let mut diags = Diagnostics::default();
         let mut file = BlocklistFile::empty(path);
-        let index = LineIndex::new(text);
+        // Positions are only needed for problems: index the lines on the first one.
+        let lines = std::cell::OnceCell::new();
+        let index = || lines.get_or_init(|| LineIndex::new(text));
         for r in raw_entries {
             let line = r.line;
             let before = diags.0.len();
             let mut err = |key: &str, msg: String| {
-                let (l, c) = index.locate(line, key);
+                let (l, c) = index().locate(line, key);
                 diags.push(Diagnostic::error(path, l, c, msg));
             };
             let value = match Indicator::parse(&r.value) {
@@ -242,7 +261,7 @@ impl BlocklistFile {
                 line,
             });
         }
-        let at = |line: usize, key: &str| index.locate(line, key);
+        let at = |line: usize, key: &str| index().locate(line, key);
         // Stable sort keeps file order among equal values: the first listing wins and
         // every later one is reported.
         file.sort();
@@ -380,6 +399,31 @@ fn yaml_printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_read_as_the_format_description_reads_them() {
+        let reference = |s: &str| Date::parse(s.trim(), DATE_FMT).ok();
+        let mut cases: Vec<String> = vec![
+            "2026-02-29".into(),
+            "2024-02-29".into(),
+            "2026-13-01".into(),
+            "2026-00-10".into(),
+            "2026-04-31".into(),
+            "0000-01-01".into(),
+            "9999-12-31".into(),
+            " 2026-11-27".into(),
+            "2026-1-27".into(),
+            "2026/11/27".into(),
+        ];
+        for m in 0..=13 {
+            for d in [0, 1, 28, 29, 30, 31, 32] {
+                cases.push(format!("2025-{m:02}-{d:02}"));
+            }
+        }
+        for c in &cases {
+            assert_eq!(parse_date(c).ok(), reference(c), "{c:?}");
+        }
+    }
 
     const CANON: &str =
         "# blockops blocklist. Canonical form: `blockops fmt`. One entry per indicator.

@@ -79,16 +79,50 @@ pub(crate) mod fast {
         }
     }
 
-    fn list(s: &str) -> Option<Vec<&str>> {
+    /// The items of a flow list `[a, b]` (separated by exactly `, `) through `item`.
+    fn list<T>(s: &str, item: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
         let inner = s.strip_prefix('[')?.strip_suffix(']')?;
         if inner.is_empty() {
             return Some(Vec::new());
         }
-        Some(inner.split(", ").collect())
+        let mut out = Vec::with_capacity(1);
+        for (i, piece) in inner.split(',').enumerate() {
+            // `split(", ")` without building a substring searcher per line.
+            let piece = if i == 0 {
+                piece
+            } else {
+                piece.strip_prefix(' ')?
+            };
+            out.push(item(piece)?);
+        }
+        Some(out)
+    }
+
+    /// `str::lines` with a plain byte scan: canonical lines are short, and the generic
+    /// searcher's set-up cost per line was most of the reader's time.
+    pub(super) struct Lines<'a>(pub(super) &'a str);
+
+    impl<'a> Iterator for Lines<'a> {
+        type Item = &'a str;
+
+        fn next(&mut self) -> Option<&'a str> {
+            if self.0.is_empty() {
+                return None;
+            }
+            match self.0.bytes().position(|b| b == b'\n') {
+                Some(i) => {
+                    let line = &self.0[..i];
+                    self.0 = &self.0[i + 1..];
+                    Some(line.strip_suffix('\r').unwrap_or(line))
+                }
+                // A bare `\r` at the very end is not a line ending (as for `str::lines`).
+                None => Some(std::mem::take(&mut self.0)),
+            }
+        }
     }
 
     pub(crate) fn parse(text: &str) -> Option<Vec<RawEntry>> {
-        let mut lines = text.lines().enumerate().peekable();
+        let mut lines = Lines(text).enumerate().peekable();
         while lines.peek()?.1.starts_with('#') {
             lines.next();
         }
@@ -103,7 +137,8 @@ pub(crate) mod fast {
             "entries:" => {}
             _ => return None,
         }
-        let mut out: Vec<RawEntry> = Vec::new();
+        // About 100 bytes per canonical entry.
+        let mut out: Vec<RawEntry> = Vec::with_capacity(text.len() / 100 + 1);
         // Keys seen in the current entry (bit per key): any repetition goes to the slow
         // reader, which reports it as an error.
         let mut seen = 0u8;
@@ -137,7 +172,10 @@ pub(crate) mod fast {
                 continue;
             }
             let e = out.last_mut()?;
-            let (key, val) = line.strip_prefix("  ")?.split_once(": ")?;
+            // `split_once(": ")`: keys never hold a colon, so the first one must start `: `.
+            let rest = line.strip_prefix("  ")?;
+            let colon = rest.find(':')?;
+            let (key, val) = (&rest[..colon], rest[colon + 1..].strip_prefix(' ')?);
             let bit = match key {
                 "type" => 1,
                 "sources" => 2,
@@ -153,15 +191,8 @@ pub(crate) mod fast {
             seen |= bit;
             match key {
                 "type" => e.kind = Some(kind(val)?),
-                "sources" => {
-                    e.sources = list(val)?.into_iter().map(source).collect::<Option<_>>()?
-                }
-                "malops" => {
-                    e.malops = list(val)?
-                        .into_iter()
-                        .map(unquote_json)
-                        .collect::<Option<_>>()?
-                }
+                "sources" => e.sources = list(val, source)?,
+                "malops" => e.malops = list(val, unquote_json)?,
                 "first_seen" => e.first_seen = Some(parse_date(val).ok()?),
                 "expires" => e.expires = Some(parse_date(val).ok()?),
                 _ => e.comment = Some(unquote_json(val)?),
@@ -496,6 +527,26 @@ impl<'a> LineIndex<'a> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    #[test]
+    fn the_fast_readers_lines_are_str_lines() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "a\r\n",
+            "a\r",
+            "a\rb\n",
+            "\r\n\r\n",
+            "a\n\nb\r\nc",
+            "- value: x\n  type: fqdn\r\n",
+        ] {
+            let ours: Vec<&str> = super::fast::Lines(text).collect();
+            let std: Vec<&str> = text.lines().collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
 
     use super::super::{BlocklistFile, Entry, indicator::Indicator};
     use super::*;
