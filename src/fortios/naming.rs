@@ -42,19 +42,13 @@ pub fn render_rules(rc: &crate::config::RenderConfig) -> Vec<String> {
 
 /// The object name of an indicator on a target with `prefix`.
 pub fn object_name(prefix: &str, ind: &Indicator, max_len: usize) -> String {
-    let value = ind.to_string();
-    let full_len = prefix.len() + value.len();
-    debug_assert!(
-        prefix.chars().chain(value.chars()).all(allowed),
-        "{prefix}{value}"
-    );
-    if full_len <= max_len {
-        let mut s = String::with_capacity(full_len);
-        s.push_str(prefix);
-        s.push_str(&value);
-        return s;
+    let mut full = String::with_capacity(prefix.len() + 40);
+    full.push_str(prefix);
+    ind.push_text(&mut full);
+    debug_assert!(full.chars().all(allowed), "{full}");
+    if full.len() <= max_len {
+        return full;
     }
-    let full = format!("{prefix}{value}");
     let hash = hex::encode(&Sha256::digest(full.as_bytes())[..HASH_DIGITS / 2]);
     // Keep the prefix whole (ownership on the device starts with it); values are ASCII.
     let keep = max_len

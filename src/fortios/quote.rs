@@ -15,9 +15,25 @@ pub const MAX_VALUE_BYTES: usize = 255;
 
 /// Quote a value for the FortiOS CLI, at most `max_bytes` bytes of (unescaped) content.
 pub fn fq_max(s: &str, max_bytes: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max_bytes) + 2);
+    push_fq_max(&mut out, s, max_bytes);
+    out
+}
+
+/// [`fq_max`] appended to `out` (scripts are written without a string per value).
+pub fn push_fq_max(out: &mut String, s: &str, max_bytes: usize) {
+    // The common case in one pass: short printable ASCII with nothing to clean or escape.
+    if s.len() <= max_bytes
+        && s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'?' | b'\\' | b'"'))
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let cleaned = crate::text::clean_cow(s);
     let body = cut_bytes(&cleaned, max_bytes);
-    let mut out = String::with_capacity(body.len() + 2);
     out.push('"');
     if !body.contains(['\\', '"']) {
         out.push_str(body);
@@ -31,7 +47,11 @@ pub fn fq_max(s: &str, max_bytes: usize) -> String {
         }
     }
     out.push('"');
-    out
+}
+
+/// [`fq`] appended to `out`.
+pub fn push_fq(out: &mut String, s: &str) {
+    push_fq_max(out, s, MAX_VALUE_BYTES)
 }
 
 /// Quote a value for the FortiOS CLI (at most [`MAX_VALUE_BYTES`] bytes of content).
@@ -42,14 +62,25 @@ pub fn fq(s: &str) -> String {
 /// A comment that may be sent: cleaned and cut to [`MAX_VALUE_BYTES`] bytes on a character
 /// boundary. `is_safe_comment(&safe_comment(s))` holds for every `s`.
 pub fn safe_comment(s: &str) -> String {
-    let c = clean(s);
-    cut_bytes(&c, MAX_VALUE_BYTES).to_string()
+    cut_bytes(&crate::text::clean_cow(s), MAX_VALUE_BYTES).to_string()
+}
+
+/// [`safe_comment`] of a string that is no longer needed: kept without a copy when it is
+/// already safe (the common case).
+pub fn into_safe_comment(s: String) -> String {
+    if is_safe_comment(&s) {
+        s
+    } else {
+        safe_comment(&s)
+    }
 }
 
 /// True when `s` (an unquoted, unescaped value) is what [`safe_comment`] would send: no
 /// character that cleaning changes, and at most [`MAX_VALUE_BYTES`] bytes.
 pub fn is_safe_comment(s: &str) -> bool {
-    s.len() <= MAX_VALUE_BYTES && s.chars().all(|c| clean_char(c) == Some(c))
+    s.len() <= MAX_VALUE_BYTES
+        && (s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'?')
+            || s.chars().all(|c| clean_char(c) == Some(c)))
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.

@@ -7,8 +7,6 @@
 //! these, so a rule such as "a member line, indentation included, is at most
 //! `max_line_length` bytes" exists once. Values go through the quoting filter of
 //! `fortios::quote`.
-use std::fmt::Write as _;
-
 use super::fields::{Style, Table};
 use super::quote;
 
@@ -46,9 +44,10 @@ pub fn addressable(name: &str) -> bool {
     quote_name(name).is_some()
 }
 
-/// `"name"` — for names already known to be addressable (generated or checked).
-fn q(name: &str) -> String {
-    quote::fq(name)
+/// `"name"` appended to `out` — for names already known to be addressable (generated or
+/// checked).
+fn push_q(out: &mut String, name: &str) {
+    quote::push_fq(out, name)
 }
 
 /// Quoted names packed into groups for member lines of at most `max_line` bytes, counting the
@@ -58,8 +57,10 @@ pub fn pack_members<S: AsRef<str>>(names: &[S], max_line: usize) -> Vec<String> 
     let budget = max_line.saturating_sub(MEMBER_HEAD);
     let mut out = Vec::new();
     let mut cur = String::new();
+    let mut quoted = String::new();
     for n in names {
-        let quoted = q(n.as_ref());
+        quoted.clear();
+        push_q(&mut quoted, n.as_ref());
         if !cur.is_empty() && cur.len() + 1 + quoted.len() > budget {
             out.push(std::mem::take(&mut cur));
         }
@@ -122,7 +123,24 @@ impl Script {
 
     /// `config firewall <table>`.
     pub fn open_table(&mut self, t: Table) {
-        let _ = writeln!(self.text, "config firewall {}", t.name());
+        self.text.push_str("config firewall ");
+        self.text.push_str(t.name());
+        self.text.push('\n');
+        self.lines += 1;
+    }
+
+    /// The start of a line at `depth` levels of indentation: `<indent><words>`. Lines are
+    /// written piece by piece (a 100 000-object script is not formatted value by value).
+    fn start(&mut self, depth: usize, words: &str) {
+        for _ in 0..depth {
+            self.text.push_str(INDENT);
+        }
+        self.text.push_str(words);
+    }
+
+    /// Ends the line begun by [`Script::start`].
+    fn finish(&mut self) {
+        self.text.push('\n');
         self.lines += 1;
     }
 
@@ -133,14 +151,16 @@ impl Script {
 
     /// `    edit "<name>"` (the name must be addressable).
     pub fn edit(&mut self, name: &str) {
-        let _ = writeln!(self.text, "{INDENT}edit {}", q(name));
-        self.lines += 1;
+        self.start(1, "edit ");
+        push_q(&mut self.text, name);
+        self.finish();
     }
 
     /// `    delete "<name>"` (the name must be addressable).
     pub fn delete(&mut self, name: &str) {
-        let _ = writeln!(self.text, "{INDENT}delete {}", q(name));
-        self.lines += 1;
+        self.start(1, "delete ");
+        push_q(&mut self.text, name);
+        self.finish();
     }
 
     /// `    next`.
@@ -150,24 +170,32 @@ impl Script {
 
     /// `        set <field> <values>` with the values written in `style`.
     pub fn set(&mut self, field: &str, style: Style, values: &[String]) {
-        let _ = writeln!(
-            self.text,
-            "{INDENT}{INDENT}set {field} {}",
-            values_text(style, values)
-        );
-        self.lines += 1;
+        self.set_raw(field, &values_text(style, values));
     }
 
     /// `        set <field> <text>` with the value text as given (already safe).
     pub fn set_raw(&mut self, field: &str, text: &str) {
-        let _ = writeln!(self.text, "{INDENT}{INDENT}set {field} {text}");
-        self.lines += 1;
+        self.start(2, "set ");
+        self.text.push_str(field);
+        self.text.push(' ');
+        self.text.push_str(text);
+        self.finish();
+    }
+
+    /// `        set <field> "<value>"`, the value through the quoting filter ([`quote::fq`]).
+    pub fn set_quoted(&mut self, field: &str, value: &str) {
+        self.start(2, "set ");
+        self.text.push_str(field);
+        self.text.push(' ');
+        quote::push_fq(&mut self.text, value);
+        self.finish();
     }
 
     /// `        unset <field>`.
     pub fn unset(&mut self, field: &str) {
-        let _ = writeln!(self.text, "{INDENT}{INDENT}unset {field}");
-        self.lines += 1;
+        self.start(2, "unset ");
+        self.text.push_str(field);
+        self.finish();
     }
 
     /// Member lines: the first with `first_verb` (`set` for a new list, `append`,
@@ -180,8 +208,10 @@ impl Script {
         };
         for (i, packed) in pack_members(names, max_line).iter().enumerate() {
             let verb = if i == 0 { first_verb } else { rest };
-            let _ = writeln!(self.text, "{INDENT}{INDENT}{verb} member {packed}");
-            self.lines += 1;
+            self.start(2, verb);
+            self.text.push_str(" member ");
+            self.text.push_str(packed);
+            self.finish();
         }
     }
 
