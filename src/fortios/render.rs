@@ -27,29 +27,51 @@ const SLOT_BITS: u32 = 12;
 
 /// The comment on an address object: where it came from, deterministic.
 fn address_comment(b: &Blocked<'_>) -> String {
-    let mut c = String::with_capacity(96);
-    c.push_str("blockops: ");
-    let sources = b.sources();
-    if sources.is_empty() {
-        c.push_str("manual");
-    }
-    for (i, s) in sources.iter().enumerate() {
-        if i > 0 {
-            c.push(',');
-        }
-        c.push_str(s.as_str());
+    // One listing (the common case): its sets are already sorted and distinct.
+    if let [(_, e)] = b.entries.as_slice() {
+        let note = e.comment.as_deref().filter(|c| !c.is_empty());
+        let malops = e.malops.iter().map(String::as_str);
+        return comment_text(e.sources.iter().map(|s| s.as_str()), malops, note);
     }
     let malops = b.malops();
-    if let Some(first) = malops.first() {
+    let sources = b.sources();
+    comment_text(
+        sources.iter().map(|s| s.as_str()),
+        malops.iter().copied(),
+        b.comment(),
+    )
+}
+
+/// `blockops: <sources or manual>[ malop=<first>[ (+n)]][ - <note>]`, made safe to send.
+fn comment_text<'a>(
+    sources: impl Iterator<Item = &'a str>,
+    malops: impl ExactSizeIterator<Item = &'a str>,
+    note: Option<&str>,
+) -> String {
+    let mut c = String::with_capacity(96);
+    c.push_str("blockops: ");
+    let mut any = false;
+    for s in sources {
+        if any {
+            c.push(',');
+        }
+        c.push_str(s);
+        any = true;
+    }
+    if !any {
+        c.push_str("manual");
+    }
+    let more = malops.len().saturating_sub(1);
+    if let Some(first) = malops.into_iter().next() {
         c.push_str(" malop=");
         c.push_str(first);
-        if malops.len() > 1 {
+        if more > 0 {
             c.push_str(" (+");
-            c.push_str(&(malops.len() - 1).to_string());
+            c.push_str(&more.to_string());
             c.push(')');
         }
     }
-    if let Some(note) = b.comment() {
+    if let Some(note) = note {
         c.push_str(" - ");
         c.push_str(note);
     }

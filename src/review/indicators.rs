@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::blocklist::Entry;
 use crate::blocklist::indicator::Indicator;
 use crate::config::{RenderConfig, Target};
+use crate::fortios::model::Desired;
 use crate::fortios::render;
 use crate::workspace::{DroppedEntry, Effective, Workspace};
 
@@ -153,32 +154,33 @@ pub fn targets(
     names.into_iter().map(|(n, (a, b))| (n, a, b)).collect()
 }
 
-/// Render one side for one target (empty string when the target does not exist there).
+/// Render one side for one target (empty string when the target does not exist there),
+/// with the desired model it was rendered from.
 fn side_script(
     ws: &Workspace,
     eff: &Effective<'_>,
     t: Option<&Target>,
     preview: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Option<Desired>)> {
     match t {
         Some(t) => {
             let d = ws.desired(eff, t)?;
-            let script = ws.script(&d, t);
-            drop_aside(d);
-            script
+            Ok((ws.script(&d, t)?, Some(d)))
         }
         None if preview => {
             let rc: RenderConfig = ws.config.render.clone();
             let d = render::desired_with(&rc, eff, "default", None)?;
-            ws.templates
-                .render("full.j2", &d, &rc, minijinja::Value::UNDEFINED)
+            let script = ws
+                .templates
+                .render("full.j2", &d, &rc, minijinja::Value::UNDEFINED)?;
+            Ok((script, Some(d)))
         }
-        None => Ok(String::new()),
+        None => Ok((String::new(), None)),
     }
 }
 
-/// Free a large value on a thread of its own: a 100 000-object model is 400 000 allocations,
-/// and the diff that waits for this side's script need not wait for them too.
+/// Free a large value on a thread of its own once the diff no longer waits for a core: a
+/// 100 000-object model is 400 000 allocations.
 fn drop_aside<T: Send + 'static>(value: T) {
     std::thread::spawn(move || drop(value));
 }
@@ -213,8 +215,8 @@ pub fn target_diffs(
             let b = side_script(head, eff_b, tb.as_ref(), preview);
             (a.join(), b)
         });
-        let sa = sa.map_err(|_| anyhow::anyhow!("rendering the base panicked"))??;
-        let sb = sb?;
+        let (sa, da) = sa.map_err(|_| anyhow::anyhow!("rendering the base panicked"))??;
+        let (sb, db) = sb?;
         let (script_diff, plus, minus) = unified(
             &sa,
             &sb,
@@ -222,6 +224,7 @@ pub fn target_diffs(
             &format!("b/{name}.conf"),
         );
         drop((sa, sb));
+        drop_aside((da, db));
         out.push(TargetDiff {
             name,
             blocked_added: blocked_added.clone(),

@@ -3,7 +3,7 @@
 //! Rendered scripts are long (five lines per object) and changes are scattered, which makes a
 //! plain line diff slow and large in memory; see [`unified`].
 use std::hash::{Hash, Hasher};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use similar::udiff::UnifiedHunkHeader;
 use similar::{Algorithm, DiffOp, DiffTag};
@@ -78,7 +78,7 @@ pub fn unified(a: &str, b: &str, name_a: &str, name_b: &str) -> (String, usize, 
     };
     let deadline = Some(std::time::Instant::now() + Duration::from_secs(10));
     let mut ops: Vec<DiffOp> = Vec::new();
-    for op in similar::capture_diff_slices_deadline(Algorithm::Myers, &ba, &bb, deadline) {
+    for op in block_diff(&ba, &bb, deadline) {
         let (tag, or, nr) = op.as_tag_tuple();
         let (ol, nl) = (line_range(&ba, or), line_range(&bb, nr));
         match tag {
@@ -184,6 +184,29 @@ pub fn unified(a: &str, b: &str, name_a: &str, name_b: &str) -> (String, usize, 
     (out, plus, minus)
 }
 
+/// The block-level diff. Myers runs over the blocks' hashes (one integer compare per step,
+/// from one contiguous array); every pair of blocks it then calls equal is compared as text,
+/// so a hash collision can never show two different blocks as unchanged — should one be
+/// found, the blocks themselves are diffed.
+fn block_diff(a: &[Block<'_>], b: &[Block<'_>], deadline: Option<Instant>) -> Vec<DiffOp> {
+    let hashes = |blocks: &[Block<'_>]| blocks.iter().map(|b| b.hash).collect::<Vec<u64>>();
+    let ops =
+        similar::capture_diff_slices_deadline(Algorithm::Myers, &hashes(a), &hashes(b), deadline);
+    let verified = ops.iter().all(|op| match *op {
+        DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } => (0..len).all(|k| a[old_index + k].text == b[new_index + k].text),
+        _ => true,
+    });
+    if verified {
+        ops
+    } else {
+        similar::capture_diff_slices_deadline(Algorithm::Myers, a, b, deadline)
+    }
+}
+
 /// Append `op`, merging it into the previous operation of the same kind (hunks are cut at
 /// long runs of equal lines, so equal runs must not be split into pieces).
 fn push(ops: &mut Vec<DiffOp>, op: DiffOp) {
@@ -268,31 +291,35 @@ fn lines<'a>(
 }
 
 /// Token boundaries: each `    edit …` up to its `    next` is one block, every other line
-/// is a block of its own.
+/// is a block of its own. A block's text keeps a `\r` before its final line break.
 fn blocks(text: &str) -> Vec<Block<'_>> {
-    // (start, end without newline) of every line, lazily.
-    let mut spans = text.split_inclusive('\n').scan(0usize, |pos, l| {
-        let start = *pos;
-        *pos += l.len();
-        Some((start, start + l.trim_end_matches('\n').len()))
-    });
-    let line = |(s, e): (usize, usize)| text[s..e].strip_suffix('\r').unwrap_or(&text[s..e]);
+    let bytes = text.as_bytes();
+    // (start, end without the `\n`, start of the next line) of the line at `p`; one byte
+    // scan per line (a generic searcher costs more than the short lines it searches).
+    let span = |p: usize| match bytes[p..].iter().position(|&c| c == b'\n') {
+        Some(i) => (p, p + i, p + i + 1),
+        None => (p, bytes.len(), bytes.len()),
+    };
+    let line = |(s, e, _): (usize, usize, usize)| {
+        let l = &text[s..e];
+        l.strip_suffix('\r').unwrap_or(l)
+    };
     let mut out: Vec<Block<'_>> = Vec::with_capacity(text.len() / 120 + 8);
-    let mut next_line = 0;
-    let mut pending = spans.next();
-    while let Some(first) = pending {
-        let n = next_line;
-        pending = spans.next();
+    let (mut p, mut next_line) = (0, 0);
+    while p < bytes.len() {
+        let first = span(p);
+        p = first.2;
         let (mut end, mut count) = (first.1, 1);
         if line(first).starts_with("    edit ") {
-            while let Some(sp) = pending {
+            while p < bytes.len() {
+                let sp = span(p);
                 let l = line(sp);
                 if l.starts_with("    edit ") || l == "end" {
                     break;
                 }
                 end = sp.1;
                 count += 1;
-                pending = spans.next();
+                p = sp.2;
                 if l == "    next" {
                     break;
                 }
@@ -302,10 +329,10 @@ fn blocks(text: &str) -> Vec<Block<'_>> {
         out.push(Block {
             text: block,
             hash: text_hash(block),
-            line: n,
+            line: next_line,
             lines: count,
         });
-        next_line = n + count;
+        next_line += count;
     }
     out
 }
@@ -313,6 +340,27 @@ fn blocks(text: &str) -> Vec<Block<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Blocks whose hashes collide are never shown as unchanged: the text decides.
+    #[test]
+    fn a_hash_collision_falls_back_to_comparing_text() {
+        let block = |text: &'static str, line: usize| Block {
+            text,
+            hash: 7,
+            line,
+            lines: 1,
+        };
+        let a = [block("same", 0), block("    edit \"a\"", 1)];
+        let b = [block("same", 0), block("    edit \"b\"", 1)];
+        let ops = block_diff(&a, &b, None);
+        let equal: usize = ops
+            .iter()
+            .filter(|op| op.tag() == DiffTag::Equal)
+            .map(|op| op.old_range().len())
+            .sum();
+        assert_eq!(equal, 1, "{ops:?}");
+        assert!(ops.iter().any(|op| op.tag() != DiffTag::Equal), "{ops:?}");
+    }
 
     /// The block-wise diff gives the same hunks as a plain line diff.
     #[test]
