@@ -189,7 +189,7 @@ impl BlocklistFile {
     /// Validate raw entries (from either reader) into a file; every problem of every entry
     /// is reported, and an entry with any problem is left out.
     fn from_raw(
-        raw_entries: Vec<RawEntry>,
+        raw_entries: Vec<RawEntry<'_>>,
         text: &str,
         path: &str,
     ) -> (BlocklistFile, Diagnostics) {
@@ -253,7 +253,7 @@ impl BlocklistFile {
             }
             file.entries.push(Entry {
                 value,
-                sources: r.sources.into_iter().collect(),
+                sources: r.sources,
                 malops: r.malops.into_iter().collect(),
                 first_seen: r.first_seen,
                 expires: r.expires,

@@ -20,12 +20,14 @@ use super::parse_date;
 
 /// One entry as written, before its value is validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct RawEntry {
+pub(crate) struct RawEntry<'t> {
     /// 1-based line of the entry (`- ` item), 0 when unknown.
     pub line: usize,
-    pub value: String,
+    /// Borrowed from the file's text by the fast reader (no copy per entry).
+    pub value: std::borrow::Cow<'t, str>,
     pub kind: Option<IndicatorType>,
-    pub sources: Vec<Source>,
+    /// A set already: the entry keeps it as read (one allocation per entry, not two).
+    pub sources: std::collections::BTreeSet<Source>,
     pub malops: Vec<String>,
     pub first_seen: Option<time::Date>,
     pub expires: Option<time::Date>,
@@ -80,12 +82,12 @@ pub(crate) mod fast {
     }
 
     /// The items of a flow list `[a, b]` (separated by exactly `, `) through `item`.
-    fn list<T>(s: &str, item: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
+    fn list<T, C: Default + Extend<T>>(s: &str, item: impl Fn(&str) -> Option<T>) -> Option<C> {
         let inner = s.strip_prefix('[')?.strip_suffix(']')?;
+        let mut out = C::default();
         if inner.is_empty() {
-            return Some(Vec::new());
+            return Some(out);
         }
-        let mut out = Vec::with_capacity(1);
         for (i, piece) in inner.split(',').enumerate() {
             // `split(", ")` without building a substring searcher per line.
             let piece = if i == 0 {
@@ -93,13 +95,13 @@ pub(crate) mod fast {
             } else {
                 piece.strip_prefix(' ')?
             };
-            out.push(item(piece)?);
+            out.extend(Some(item(piece)?));
         }
         Some(out)
     }
 
-    /// `str::lines` with a plain byte scan: canonical lines are short, and the generic
-    /// searcher's set-up cost per line was most of the reader's time.
+    /// `str::lines` through `memchr`: canonical lines are short, and the generic searcher's
+    /// set-up cost per line was most of the reader's time.
     pub(super) struct Lines<'a>(pub(super) &'a str);
 
     impl<'a> Iterator for Lines<'a> {
@@ -109,7 +111,7 @@ pub(crate) mod fast {
             if self.0.is_empty() {
                 return None;
             }
-            match self.0.bytes().position(|b| b == b'\n') {
+            match memchr::memchr(b'\n', self.0.as_bytes()) {
                 Some(i) => {
                     let line = &self.0[..i];
                     self.0 = &self.0[i + 1..];
@@ -121,7 +123,7 @@ pub(crate) mod fast {
         }
     }
 
-    pub(crate) fn parse(text: &str) -> Option<Vec<RawEntry>> {
+    pub(crate) fn parse(text: &str) -> Option<Vec<RawEntry<'_>>> {
         let mut lines = Lines(text).enumerate().peekable();
         while lines.peek()?.1.starts_with('#') {
             lines.next();
@@ -150,7 +152,7 @@ pub(crate) mod fast {
                         if inner.contains(['"', '\\']) {
                             return None;
                         }
-                        inner.to_string()
+                        inner
                     }
                     None => {
                         if v.is_empty()
@@ -160,12 +162,12 @@ pub(crate) mod fast {
                         {
                             return None;
                         }
-                        v.to_string()
+                        v
                     }
                 };
                 out.push(RawEntry {
                     line: i + 1,
-                    value,
+                    value: value.into(),
                     ..RawEntry::default()
                 });
                 seen = 0;
@@ -208,7 +210,11 @@ pub(crate) mod slow {
     use super::*;
 
     /// Every entry of the document that has no problem, and every problem found.
-    pub(crate) fn read(text: &str, path: &str, keys: &[&str]) -> (Vec<RawEntry>, Diagnostics) {
+    pub(crate) fn read(
+        text: &str,
+        path: &str,
+        keys: &[&str],
+    ) -> (Vec<RawEntry<'static>>, Diagnostics) {
         let mut diags = Diagnostics::default();
         let Some(items) = entries(text, path, &mut diags) else {
             return (Vec::new(), diags);
@@ -315,7 +321,7 @@ pub(crate) mod slow {
         path: &str,
         keys: &[&str],
         diags: &mut Diagnostics,
-    ) -> Option<RawEntry> {
+    ) -> Option<RawEntry<'static>> {
         let Value::Mapping(map) = item else {
             diags.push(Diagnostic::error(
                 path,
@@ -365,7 +371,7 @@ pub(crate) mod slow {
             }
             match (key.as_str(), v) {
                 ("value", Value::String(s)) => {
-                    r.value = s;
+                    r.value = s.into();
                     has_value = true;
                 }
                 ("value", _) => {
@@ -384,7 +390,9 @@ pub(crate) mod slow {
                     Ok(list) => {
                         for s in list {
                             match source(&s) {
-                                Some(x) => r.sources.push(x),
+                                Some(x) => {
+                                    r.sources.insert(x);
+                                }
                                 None => err(
                                     "sources",
                                     format!(

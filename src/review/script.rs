@@ -294,32 +294,34 @@ fn lines<'a>(
 /// is a block of its own. A block's text keeps a `\r` before its final line break.
 fn blocks(text: &str) -> Vec<Block<'_>> {
     let bytes = text.as_bytes();
-    // (start, end without the `\n`, start of the next line) of the line at `p`; one byte
-    // scan per line (a generic searcher costs more than the short lines it searches).
-    let span = |p: usize| match bytes[p..].iter().position(|&c| c == b'\n') {
-        Some(i) => (p, p + i, p + i + 1),
-        None => (p, bytes.len(), bytes.len()),
-    };
-    let line = |(s, e, _): (usize, usize, usize)| {
-        let l = &text[s..e];
-        l.strip_suffix('\r').unwrap_or(l)
-    };
+    // (start, end without the `\n`) of each line, from one SIMD scan for line breaks.
+    let mut breaks = memchr::memchr_iter(b'\n', bytes);
+    let mut at = 0;
+    let mut spans = std::iter::from_fn(move || {
+        if at >= bytes.len() {
+            return None;
+        }
+        let start = at;
+        let end = breaks.next().unwrap_or(bytes.len());
+        at = end + 1;
+        Some((start, end))
+    });
+    let line = |(s, e): (usize, usize)| text[s..e].strip_suffix('\r').unwrap_or(&text[s..e]);
     let mut out: Vec<Block<'_>> = Vec::with_capacity(text.len() / 120 + 8);
-    let (mut p, mut next_line) = (0, 0);
-    while p < bytes.len() {
-        let first = span(p);
-        p = first.2;
+    let mut next_line = 0;
+    let mut pending = spans.next();
+    while let Some(first) = pending {
+        pending = spans.next();
         let (mut end, mut count) = (first.1, 1);
         if line(first).starts_with("    edit ") {
-            while p < bytes.len() {
-                let sp = span(p);
+            while let Some(sp) = pending {
                 let l = line(sp);
                 if l.starts_with("    edit ") || l == "end" {
                     break;
                 }
                 end = sp.1;
                 count += 1;
-                p = sp.2;
+                pending = spans.next();
                 if l == "    next" {
                     break;
                 }
