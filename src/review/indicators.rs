@@ -181,8 +181,11 @@ fn side_script(
 
 /// Free a large value on a thread of its own once the diff no longer waits for a core: a
 /// 100 000-object model is 400 000 allocations.
+/// Should no thread be available, the value is freed right here (with the refused closure).
 fn drop_aside<T: Send + 'static>(value: T) {
-    std::thread::spawn(move || drop(value));
+    let _ = std::thread::Builder::new()
+        .name("blockops-free".into())
+        .spawn(move || drop(value));
 }
 
 /// Per-target consequences of `base` → `head`: blocked set changes (the same on every
