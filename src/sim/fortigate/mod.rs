@@ -350,6 +350,10 @@ async fn accept_loop(
                 }
             },
         };
+        // `russh::server::Config::nodelay` is applied only by russh's own accept loop, not by
+        // `run_stream`: without this, Nagle held each reply behind the unacknowledged echo
+        // until the client's delayed ACK (about 40 ms per line under `--latency`).
+        let _ = socket.set_nodelay(true);
         let config = config.clone();
         let handler = ssh::Conn::new(inner.clone());
         let mut stop = stop.clone();
