@@ -2,7 +2,7 @@
 //! domains (with all their subdomains).
 use crate::diag::{Diagnostic, Diagnostics};
 
-use super::indicator::Indicator;
+use super::indicator::{Indicator, overlaps_v4, overlaps_v6};
 
 /// One allowlist rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +70,8 @@ impl Allowlist {
     /// overlapping one, a domain equal to or under an allowlisted domain.
     pub fn protects(&self, value: &Indicator) -> Option<&AllowRule> {
         self.rules.iter().find(|r| match (&r.value, value) {
-            (Indicator::V4(a), Indicator::V4(b)) => a.contains(b) || b.contains(a),
-            (Indicator::V6(a), Indicator::V6(b)) => a.contains(b) || b.contains(a),
+            (Indicator::V4(a), Indicator::V4(b)) => overlaps_v4(a, b),
+            (Indicator::V6(a), Indicator::V6(b)) => overlaps_v6(a, b),
             (Indicator::Fqdn(a), Indicator::Fqdn(b)) => is_same_or_sub(b, a),
             _ => false,
         })

@@ -14,7 +14,7 @@ use crate::config::Guardrails;
 
 use super::allowlist::Allowlist;
 use super::embedded;
-use super::indicator::Indicator;
+use super::indicator::{Indicator, overlaps_v4, overlaps_v6};
 
 /// Why an indicator is not blocked.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -180,19 +180,11 @@ impl Guard {
 
     /// The IPv4 rules (never-block, private, minimum prefix when `prefix_rule`, allowlist).
     fn check_v4(&self, n: &Ipv4Net, via: &Via<'_>, prefix_rule: bool) -> Result<(), Dropped> {
-        // Two CIDR blocks overlap exactly when one contains the other; as address ranges
-        // that is two comparisons (this runs for every IPv4 indicator).
-        let range = |r: &Ipv4Net| (u32::from(r.network()), u32::from(r.broadcast()));
-        let (first, last) = range(n);
-        let overlaps = |r: &Ipv4Net| {
-            let (a, b) = range(r);
-            a <= last && first <= b
-        };
-        if let Some((net, why)) = NEVER_V4.iter().find(|(r, _)| overlaps(r)) {
+        if let Some((net, why)) = NEVER_V4.iter().find(|(r, _)| overlaps_v4(r, n)) {
             return drop("never-block", via.wrap(format!("{why} {net}")));
         }
         if !self.cfg.allow_private
-            && let Some((net, why)) = PRIVATE_V4.iter().find(|(r, _)| overlaps(r))
+            && let Some((net, why)) = PRIVATE_V4.iter().find(|(r, _)| overlaps_v4(r, n))
         {
             return drop(
                 "private",
@@ -216,16 +208,11 @@ impl Guard {
 
     /// The IPv6 rules of the value itself.
     fn check_v6(&self, n: &Ipv6Net) -> Result<(), Dropped> {
-        if let Some((net, why)) = NEVER_V6
-            .iter()
-            .find(|(r, _)| r.contains(n) || n.contains(r))
-        {
+        if let Some((net, why)) = NEVER_V6.iter().find(|(r, _)| overlaps_v6(r, n)) {
             return drop("never-block", format!("{why} {net}"));
         }
         if !self.cfg.allow_private
-            && let Some((net, why)) = PRIVATE_V6
-                .iter()
-                .find(|(r, _)| r.contains(n) || n.contains(r))
+            && let Some((net, why)) = PRIVATE_V6.iter().find(|(r, _)| overlaps_v6(r, n))
         {
             return drop(
                 "private",

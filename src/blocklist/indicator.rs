@@ -395,11 +395,15 @@ struct V4Text {
 }
 
 impl V4Text {
-    fn new(n: &Ipv4Net) -> V4Text {
-        let mut t = V4Text {
+    fn empty() -> V4Text {
+        V4Text {
             buf: [0; 18],
             len: 0,
-        };
+        }
+    }
+
+    fn new(n: &Ipv4Net) -> V4Text {
+        let mut t = V4Text::empty();
         t.addr(n.addr());
         if n.prefix_len() != 32 {
             t.buf[t.len] = b'/';
@@ -440,10 +444,7 @@ impl V4Text {
 
 /// `a` in dotted-quad form appended to `out` (as `Ipv4Addr`'s `Display` writes it).
 pub fn push_v4(out: &mut String, a: Ipv4Addr) {
-    let mut t = V4Text {
-        buf: [0; 18],
-        len: 0,
-    };
+    let mut t = V4Text::empty();
     t.addr(a);
     out.push_str(t.as_str());
 }
@@ -497,14 +498,42 @@ pub fn overlaps_v6(a: &Ipv6Net, b: &Ipv6Net) -> bool {
     a.contains(b) || b.contains(a)
 }
 
-/// `true` when `a` and `b` share at least one address.
+/// `true` when `a` and `b` share at least one address. Two CIDR blocks overlap exactly when
+/// one contains the other; as address ranges that is two comparisons (the guardrails run
+/// this for every IPv4 indicator).
 pub fn overlaps_v4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    a.contains(b) || b.contains(a)
+    let range = |n: &Ipv4Net| (u32::from(n.network()), u32::from(n.broadcast()));
+    let ((a_first, a_last), (b_first, b_last)) = (range(a), range(b));
+    a_first <= b_last && b_first <= a_last
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_overlap_by_ranges_is_containment_either_way() {
+        let nets: Vec<Ipv4Net> = [
+            "0.0.0.0/0",
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.3/32",
+            "11.0.0.0/8",
+            "192.168.0.0/16",
+            "192.168.255.255/32",
+            "255.255.255.255/32",
+            "0.0.0.0/32",
+            "9.255.255.255/32",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        for a in &nets {
+            for b in &nets {
+                assert_eq!(overlaps_v4(a, b), a.contains(b) || b.contains(a), "{a} {b}");
+            }
+        }
+    }
 
     #[test]
     fn ipv4_text_is_the_standard_display_for_every_octet_and_prefix() {
