@@ -47,11 +47,17 @@ pub fn clean(s: &str) -> String {
 /// [`clean`] without a copy when nothing changes (printable ASCII without `?`: the common
 /// case for names, addresses and comments).
 pub fn clean_cow(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'?') {
+    if s.bytes().all(kept_as_is) {
         std::borrow::Cow::Borrowed(s)
     } else {
         std::borrow::Cow::Owned(s.chars().filter_map(clean_char).collect())
     }
+}
+
+/// A byte that [`clean`] keeps unchanged whatever surrounds it: printable ASCII other than `?`.
+/// A string made only of these needs no cleaning (the fast path of every cleaning check).
+pub fn kept_as_is(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'?'
 }
 
 /// One character of [`clean`]: dropped, replaced or kept.

@@ -25,7 +25,7 @@ pub fn push_fq_max(out: &mut String, s: &str, max_bytes: usize) {
     // The common case in one pass: short printable ASCII with nothing to clean or escape.
     if s.len() <= max_bytes
         && s.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'?' | b'\\' | b'"'))
+            .all(|b| crate::text::kept_as_is(b) && !matches!(b, b'\\' | b'"'))
     {
         out.push('"');
         out.push_str(s);
@@ -79,8 +79,7 @@ pub fn into_safe_comment(s: String) -> String {
 /// character that cleaning changes, and at most [`MAX_VALUE_BYTES`] bytes.
 pub fn is_safe_comment(s: &str) -> bool {
     s.len() <= MAX_VALUE_BYTES
-        && (s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'?')
-            || s.chars().all(|c| clean_char(c) == Some(c)))
+        && (s.bytes().all(crate::text::kept_as_is) || s.chars().all(|c| clean_char(c) == Some(c)))
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
