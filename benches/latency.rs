@@ -60,11 +60,7 @@ fn main() {
     let managed = env_usize("BENCH_MANAGED", 0);
     let modes = std::env::var("BENCH_MODES").unwrap_or_else(|_| "tx,line".into());
     let bin = env!("CARGO_BIN_EXE_blockops");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let total = new + managed;

@@ -15,11 +15,7 @@ fn main() {
     let n = env_usize("BENCH_OBJECTS", 51_000);
     let d = env_usize("BENCH_DELTA", 1_000).min(n);
     let bin = env!("CARGO_BIN_EXE_blockops");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
 

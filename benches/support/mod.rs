@@ -27,6 +27,15 @@ pub fn git(dir: &Path, args: &[&str]) {
 }
 
 /// An environment variable as a number, or `d`.
+/// The runtime the in-process FortiGate simulator runs on (two workers, like the machine).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 pub fn env_usize(k: &str, d: usize) -> usize {
     std::env::var(k)
         .ok()
